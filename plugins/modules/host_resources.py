@@ -1,0 +1,207 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: hypervisor.stats contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: host_resources
+short_description: Nova-style capacity facts of a libvirt hypervisor
+version_added: 0.1.0
+description:
+  - Reads one hypervisor through a read-only libvirt connection and returns its vCPUs, RAM and disk,
+    what is used, and a placement-style inventory with reservations and overcommit ratios,
+    computed as OpenStack Nova's libvirt driver and resource tracker do.
+  - Changes nothing; C(changed) is always false.
+extends_documentation_fragment:
+  - hypervisor.stats.libvirt
+options:
+  labels:
+    description:
+      - Free-form labels passed through to the facts (for example cluster, zone, rack);
+        M(hypervisor.stats.host_resources) does not interpret them, the C(cluster_totals) filter can group by them.
+    type: dict
+    default: {}
+  cpu_shared_set:
+    description:
+      - Host CPUs that guests' shared vCPUs may use, in Nova's syntax, for example C(0-7,^3,10).
+      - When given, C(vcpus) is the size of this set instead of the number of online host CPUs.
+    type: str
+  cpu_dedicated_set:
+    description:
+      - Host CPUs reserved for pinned guest vCPUs, in Nova's syntax; its size is C(pcpus)
+        and adds a C(PCPU) inventory record.
+      - Must not overlap O(cpu_shared_set).
+    type: str
+  reserved_host_cpus:
+    description: Host vCPUs kept for the host itself (Nova's C(reserved_host_cpus)).
+    type: int
+    default: 0
+  reserved_host_memory_mb:
+    description: Host RAM kept for the host itself, in MiB (Nova's C(reserved_host_memory_mb)).
+    type: int
+    default: 512
+  reserved_host_disk_mb:
+    description: Instance disk kept for the host, in MiB; rounded up to whole GiB in the inventory.
+    type: int
+    default: 0
+  cpu_allocation_ratio:
+    description: vCPU overcommit ratio; must be greater than 0.
+    type: float
+    default: 4.0
+  ram_allocation_ratio:
+    description: RAM overcommit ratio; must be greater than 0.
+    type: float
+    default: 1.0
+  disk_allocation_ratio:
+    description: Disk overcommit ratio; must be greater than 0.
+    type: float
+    default: 1.0
+  instances_path:
+    description:
+      - Directory whose filesystem holds instance disks (Nova's C(instances_path)); measured with
+        statvfs on the host that runs the module.
+      - Defaults to C(/var/lib/libvirt/images) when O(storage_pool) is not given.
+      - Mutually exclusive with O(storage_pool).
+    type: path
+  storage_pool:
+    description:
+      - Name of a libvirt storage pool whose capacity, allocation and available space stand for
+        the instance storage instead of O(instances_path). Works over remote URIs.
+    type: str
+seealso:
+  - name: Nova libvirt driver get_available_resource
+    description: The computation these facts follow.
+    link: https://docs.openstack.org/nova/latest/admin/configuration/schedulers.html
+author:
+  - hypervisor.stats contributors
+'''
+
+EXAMPLES = r'''
+- name: Gather capacity facts of the local hypervisor
+  hypervisor.stats.host_resources:
+
+- name: Gather with Nova-like settings and labels used for grouping
+  hypervisor.stats.host_resources:
+    uri: qemu:///system
+    cpu_shared_set: "2-31"
+    cpu_dedicated_set: "32-63"
+    reserved_host_memory_mb: 4096
+    cpu_allocation_ratio: 16.0
+    labels:
+      cluster: east
+      rack: r12
+
+- name: A simulated host from libvirt's test driver, disk measured from a pool
+  hypervisor.stats.host_resources:
+    uri: "test:///{{ playbook_dir }}/nodes/compute1.xml"
+    storage_pool: default-pool
+
+- name: Show free vCPUs
+  ansible.builtin.debug:
+    msg: "{{ ansible_facts.host_resources.inventory.VCPU.free }} vCPUs free"
+'''
+
+RETURN = r'''
+ansible_facts:
+  description: Facts added to the host.
+  returned: success
+  type: dict
+  contains:
+    host_resources:
+      description: Capacity of the hypervisor, with Nova's field names and meanings.
+      returned: success
+      type: dict
+      contains:
+        hypervisor_hostname: {description: Host name libvirt reports., type: str, returned: success}
+        hypervisor_type: {description: libvirt driver type, for example C(QEMU)., type: str, returned: success}
+        hypervisor_version: {description: Hypervisor version as an integer (major * 1000000 + minor * 1000 + release)., type: int, returned: success}
+        libvirt_version: {description: libvirt version of the daemon, as C(M.m.r)., type: str, returned: success}
+        uri: {description: The URI used., type: str, returned: success}
+        collected_at: {description: Epoch seconds when collection started., type: int, returned: success}
+        labels: {description: The O(labels) option, passed through., type: dict, returned: success}
+        vcpus: {description: Online host CPUs, or the size of O(cpu_shared_set)., type: int, returned: success}
+        pcpus: {description: Size of O(cpu_dedicated_set), 0 without one., type: int, returned: success}
+        cpu_shared_set: {description: The shared set, normalised, or null., type: str, returned: success}
+        cpu_dedicated_set: {description: The dedicated set, normalised, or null., type: str, returned: success}
+        vcpus_used: {description: Sum of vCPUs of active domains., type: int, returned: success}
+        running_vms: {description: Number of active domains., type: int, returned: success}
+        memory_mb: {description: Host RAM in MiB., type: int, returned: success}
+        memory_mb_used: {description: Host RAM in use in MiB, see C(memory_mb_used_source)., type: int, returned: success}
+        memory_mb_used_source:
+          description:
+            - C(node_memory_stats) when the driver reports host memory (total - free - buffers - cached),
+              C(domains) when it does not and the sum of active domains' memory stands in.
+          type: str
+          returned: success
+        free_ram_mb: {description: memory_mb - memory_mb_used., type: int, returned: success}
+        local_gb: {description: Size of the instance storage in GiB., type: int, returned: success}
+        local_gb_used: {description: Used instance storage in GiB., type: int, returned: success}
+        free_disk_gb: {description: local_gb - local_gb_used., type: int, returned: success}
+        disk_available_least:
+          description: Free instance storage in GiB minus what file-backed domain disks may still grow by; may be negative.
+          type: int
+          returned: success
+        disk_source: {description: "C(path:DIR) or C(pool:NAME): where the disk figures come from.", type: str, returned: success}
+        cpu_info:
+          description: Host CPU C(arch), C(model), C(vendor), C(topology) (sockets, cores, threads) and C(features).
+          type: dict
+          returned: success
+        numa_topology:
+          description: C(cells), each with C(id), C(cpus) and C(memory_mb).
+          type: dict
+          returned: success
+        inventory:
+          description:
+            - Per resource class (C(VCPU), C(MEMORY_MB), C(DISK_GB), and C(PCPU) with a dedicated set) a record with
+              C(total), C(reserved), C(allocation_ratio), C(min_unit), C(max_unit), C(step_size), C(used) (allocated to
+              active domains), C(capacity) = (total - reserved) * allocation_ratio and C(free) = capacity - used.
+          type: dict
+          returned: success
+          sample:
+            VCPU: {total: 16, reserved: 0, allocation_ratio: 4.0, min_unit: 1, max_unit: 16, step_size: 1,
+                   used: 6, capacity: 64, free: 58}
+'''
+
+from ansible_collections.hypervisor.stats.plugins.module_utils.libvirt_client import LibvirtModule
+from ansible_collections.hypervisor.stats.plugins.module_utils.capacity import CapacityError, host_facts
+from ansible_collections.hypervisor.stats.plugins.module_utils.libvirt_host import gather_host
+
+DEFAULT_INSTANCES_PATH = '/var/lib/libvirt/images'
+
+
+def main():
+    lm = LibvirtModule(
+        argument_spec=dict(
+            labels=dict(type='dict', default={}),
+            cpu_shared_set=dict(type='str'),
+            cpu_dedicated_set=dict(type='str'),
+            reserved_host_cpus=dict(type='int', default=0),
+            reserved_host_memory_mb=dict(type='int', default=512),
+            reserved_host_disk_mb=dict(type='int', default=0),
+            cpu_allocation_ratio=dict(type='float', default=4.0),
+            ram_allocation_ratio=dict(type='float', default=1.0),
+            disk_allocation_ratio=dict(type='float', default=1.0),
+            instances_path=dict(type='path'),
+            storage_pool=dict(type='str'),
+        ),
+        mutually_exclusive=[('instances_path', 'storage_pool')],
+    )
+    params = lm.params
+    try:
+        with lm:
+            raw = gather_host(lm.conn, lm.uri,
+                              instances_path=params['instances_path'] or DEFAULT_INSTANCES_PATH,
+                              storage_pool=params['storage_pool'])
+        facts = host_facts(raw, params)
+    except (CapacityError, LookupError) as exc:
+        lm.module.fail_json(msg=str(exc), uri=lm.uri)
+    lm.module.exit_json(changed=False, ansible_facts={'host_resources': facts})
+
+
+if __name__ == '__main__':
+    main()
