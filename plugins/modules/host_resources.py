@@ -78,7 +78,7 @@ seealso:
     description: The computation these facts follow.
     link: https://docs.openstack.org/nova/latest/admin/configuration/schedulers.html
 author:
-  - hypervisor.stats contributors
+  - hypervisor.stats contributors (@hypervisor-stats)
 '''
 
 EXAMPLES = r'''
@@ -117,36 +117,96 @@ ansible_facts:
       returned: success
       type: dict
       contains:
-        hypervisor_hostname: {description: Host name libvirt reports., type: str, returned: success}
-        hypervisor_type: {description: libvirt driver type, for example C(QEMU)., type: str, returned: success}
-        hypervisor_version: {description: Hypervisor version as an integer (major * 1000000 + minor * 1000 + release)., type: int, returned: success}
-        libvirt_version: {description: libvirt version of the daemon, as C(M.m.r)., type: str, returned: success}
-        uri: {description: The URI used., type: str, returned: success}
-        collected_at: {description: Epoch seconds when collection started., type: int, returned: success}
-        labels: {description: The O(labels) option, passed through., type: dict, returned: success}
-        vcpus: {description: Online host CPUs, or the size of O(cpu_shared_set)., type: int, returned: success}
-        pcpus: {description: Size of O(cpu_dedicated_set), 0 without one., type: int, returned: success}
-        cpu_shared_set: {description: The shared set, normalised, or null., type: str, returned: success}
-        cpu_dedicated_set: {description: The dedicated set, normalised, or null., type: str, returned: success}
-        vcpus_used: {description: Sum of vCPUs of active domains., type: int, returned: success}
-        running_vms: {description: Number of active domains., type: int, returned: success}
-        memory_mb: {description: Host RAM in MiB., type: int, returned: success}
-        memory_mb_used: {description: Host RAM in use in MiB, see C(memory_mb_used_source)., type: int, returned: success}
+        hypervisor_hostname:
+          description: 'Host name libvirt reports.'
+          type: str
+          returned: success
+        hypervisor_type:
+          description: 'libvirt driver type, for example C(QEMU).'
+          type: str
+          returned: success
+        hypervisor_version:
+          description: 'Hypervisor version as an integer (major * 1000000 + minor * 1000 + release).'
+          type: int
+          returned: success
+        libvirt_version:
+          description: 'libvirt version of the daemon, as C(M.m.r).'
+          type: str
+          returned: success
+        uri:
+          description: 'The URI used.'
+          type: str
+          returned: success
+        collected_at:
+          description: 'Epoch seconds when collection started.'
+          type: int
+          returned: success
+        labels:
+          description: 'The O(labels) option, passed through.'
+          type: dict
+          returned: success
+        vcpus:
+          description: 'Online host CPUs, or the size of O(cpu_shared_set).'
+          type: int
+          returned: success
+        pcpus:
+          description: 'Size of O(cpu_dedicated_set), 0 without one.'
+          type: int
+          returned: success
+        cpu_shared_set:
+          description: 'The shared set, normalised, or null.'
+          type: str
+          returned: success
+        cpu_dedicated_set:
+          description: 'The dedicated set, normalised, or null.'
+          type: str
+          returned: success
+        vcpus_used:
+          description: 'Sum of vCPUs of active domains.'
+          type: int
+          returned: success
+        running_vms:
+          description: 'Number of active domains.'
+          type: int
+          returned: success
+        memory_mb:
+          description: 'Host RAM in MiB.'
+          type: int
+          returned: success
+        memory_mb_used:
+          description: 'Host RAM in use in MiB, see C(memory_mb_used_source).'
+          type: int
+          returned: success
         memory_mb_used_source:
           description:
             - C(node_memory_stats) when the driver reports host memory (total - free - buffers - cached),
               C(domains) when it does not and the sum of active domains' memory stands in.
           type: str
           returned: success
-        free_ram_mb: {description: memory_mb - memory_mb_used., type: int, returned: success}
-        local_gb: {description: Size of the instance storage in GiB., type: int, returned: success}
-        local_gb_used: {description: Used instance storage in GiB., type: int, returned: success}
-        free_disk_gb: {description: local_gb - local_gb_used., type: int, returned: success}
+        free_ram_mb:
+          description: 'memory_mb - memory_mb_used.'
+          type: int
+          returned: success
+        local_gb:
+          description: 'Size of the instance storage in GiB.'
+          type: int
+          returned: success
+        local_gb_used:
+          description: 'Used instance storage in GiB.'
+          type: int
+          returned: success
+        free_disk_gb:
+          description: 'local_gb - local_gb_used.'
+          type: int
+          returned: success
         disk_available_least:
           description: Free instance storage in GiB minus what file-backed domain disks may still grow by; may be negative.
           type: int
           returned: success
-        disk_source: {description: "C(path:DIR) or C(pool:NAME): where the disk figures come from.", type: str, returned: success}
+        disk_source:
+          description: 'C(path:DIR) or C(pool:NAME): where the disk figures come from.'
+          type: str
+          returned: success
         cpu_info:
           description: Host CPU C(arch), C(model), C(vendor), C(topology) (sockets, cores, threads) and C(features).
           type: dict
