@@ -1,0 +1,97 @@
+# -*- coding: utf-8 -*-
+# Copyright: hypervisor.stats contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+name: accumulate
+short_description: Per-VM cumulative disk, network and CPU counters that survive restarts
+version_added: 0.1.0
+description:
+  - Adds this cycle's M(hypervisor.stats.vm_stats) samples to last cycle's cumulative counters,
+    as CloudStack's StatsCollector does in memory, but with a state you keep in the fact cache.
+  - Disk and network counters accumulate per device. The delta is C(current - baseline) when the
+    sample comes from the same domain instance (same host, same C(domain_id)) and the counter did not
+    go down; otherwise (reboot, migration, counter reset, hot-plugged device) the delta is C(current).
+    The first sample of a VM only sets its baseline.
+  - C(cpu_utilization) is the growth of C(cpu_time_ns) divided by the elapsed time times C(vcpus), in percent,
+    between two samples of the same domain instance, clamped to 0-100; null on first sight, after a reset, or when Δt is not positive.
+  - A VM that moved appears once, under its new host, with its totals carried over (also when the
+    old host was not sampled this cycle). A VM missing from a sampled host stays there with
+    C(state=gone) for O(retention_seconds), then is dropped. Hosts absent from O(samples) (unreachable this
+    cycle) keep their entries. Totals never decrease.
+  - A malformed entry of O(_input) gives a warning and a fresh start for that host or VM.
+options:
+  _input:
+    description:
+      - The state this filter returned last cycle, keyed by host; empty or undefined on the first cycle.
+    type: dict
+    required: true
+  samples:
+    description:
+      - This cycle's C(vm_stats) facts, keyed by host (the playbook uses C(inventory_hostname)).
+        Only the hosts sampled this cycle.
+    type: dict
+    required: true
+  retention_seconds:
+    description: How long a VM that disappeared is kept (with C(state=gone)) before it is dropped.
+    type: int
+    default: 604800
+seealso:
+  - plugin: hypervisor.stats.cluster_totals
+    plugin_type: filter
+author:
+  - hypervisor.stats contributors
+'''
+
+EXAMPLES = r'''
+- name: Add this cycle's samples to the counters kept in the fact cache
+  ansible.builtin.set_fact:
+    counters: >-
+      {{ previous | default({}) | hypervisor.stats.accumulate(samples, retention_seconds=86400) }}
+  vars:
+    samples: "{{ dict(ansible_play_hosts | zip(ansible_play_hosts | map('extract', hostvars, ['ansible_facts', 'vm_stats']))) }}"
+
+- name: Cumulative network traffic of one VM
+  ansible.builtin.debug:
+    msg: "{{ counters['compute-a1'].vms['5b1a4e5c-0000-0000-0000-000000000001'].cumulative.network_read_kb }} KiB"
+'''
+
+RETURN = r'''
+_value:
+  description:
+    - The new state, keyed by host. Under each host C(hypervisor_hostname), C(uri), C(collected_at)
+      and C(vms) keyed by UUID.
+    - Each VM has C(name), C(uuid), C(state) (C(gone) once it disappeared), C(domain_id), C(vcpus),
+      C(cpu_utilization), C(memory), C(first_seen), C(last_seen), C(cumulative) (C(cpu_time_ns),
+      C(network_read_kb), C(network_write_kb), C(disk_read_kb), C(disk_write_kb), C(disk_read_ios),
+      C(disk_write_ios)) and C(baseline), the raw counters the next cycle compares with.
+  type: dict
+'''
+
+from ansible.errors import AnsibleFilterError
+from ansible.utils.display import Display
+
+from ansible_collections.hypervisor.stats.plugins.module_utils.accumulate import (
+    DEFAULT_RETENTION_SECONDS, AccumulateError, accumulate)
+
+
+def accumulate_filter(previous, samples, retention_seconds=DEFAULT_RETENTION_SECONDS):
+    if isinstance(retention_seconds, str) and retention_seconds.strip().isdigit():
+        retention_seconds = int(retention_seconds)
+    try:
+        state, warnings = accumulate(previous, samples, retention_seconds)
+    except AccumulateError as exc:
+        raise AnsibleFilterError('hypervisor.stats.accumulate: %s' % exc)
+    display = Display()
+    for warning in warnings:
+        display.warning('hypervisor.stats.accumulate: %s' % warning)
+    return state
+
+
+class FilterModule(object):
+    def filters(self):
+        return {'accumulate': accumulate_filter}

@@ -1,0 +1,83 @@
+# -*- coding: utf-8 -*-
+# Copyright: hypervisor.stats contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+name: cluster_totals
+short_description: Nova-style cluster statistics and how many more instances of each flavor fit
+version_added: 0.1.0
+description:
+  - Sums a list of M(hypervisor.stats.host_resources) facts into the fields of Nova's
+    C(os-hypervisors/statistics), plus the placement inventory per resource class.
+  - Sums alone can mislead (free vCPUs scattered over many hosts may not hold a single instance),
+    so O(flavors) adds C(fits), counted host by host from each host's inventory C(free);
+    an instance never spans hosts.
+requirements:
+  - jmespath (for O(group_by))
+options:
+  _input:
+    description: A list of C(host_resources) facts, one per host.
+    type: list
+    elements: dict
+    required: true
+  group_by:
+    description:
+      - A JMESPath expression evaluated on each host's facts, for example C(labels.cluster),
+        C(cpu_info.arch) or C(hypervisor_type). Adds C(groups) with the same fields per group value
+        (non-string values are keyed by their JSON text, so a host without the label is under C(null)).
+    type: str
+  flavors:
+    description:
+      - Flavors to count, as a dict C(name → {vcpus, memory_mb, disk_gb}); C(disk_gb) defaults to 0
+        (boot from volume). Adds C(fits), overall and per group.
+    type: dict
+seealso:
+  - plugin: hypervisor.stats.accumulate
+    plugin_type: filter
+  - name: Nova hypervisor statistics (removed as misleading)
+    description: The fields summed here.
+    link: https://docs.openstack.org/api-ref/compute/#show-hypervisor-statistics-deprecated
+author:
+  - hypervisor.stats contributors
+'''
+
+EXAMPLES = r'''
+- name: Cluster totals per cluster label, with flavor fits
+  ansible.builtin.debug:
+    msg: >-
+      {{ groups['hypervisors'] | map('extract', hostvars, ['ansible_facts', 'host_resources']) | list
+         | hypervisor.stats.cluster_totals(group_by='labels.cluster',
+                                           flavors={'m1.small': {'vcpus': 1, 'memory_mb': 2048, 'disk_gb': 20}}) }}
+'''
+
+RETURN = r'''
+_value:
+  description:
+    - C(count) (hosts), C(running_vms), C(vcpus), C(vcpus_used), C(memory_mb), C(memory_mb_used), C(free_ram_mb),
+      C(local_gb), C(local_gb_used), C(free_disk_gb), C(disk_available_least), summed.
+    - C(inventory), per resource class (C(VCPU), C(MEMORY_MB), C(DISK_GB), C(PCPU)), the sums of
+      C(total), C(reserved), C(used), C(capacity) and C(free).
+    - C(fits) with O(flavors), per flavor, how many more instances fit.
+    - C(groups) with O(group_by), per group value, all of the above.
+  type: dict
+'''
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.hypervisor.stats.plugins.module_utils.cluster import ClusterError, cluster_totals
+
+
+def cluster_totals_filter(hosts, group_by=None, flavors=None):
+    try:
+        return cluster_totals(hosts, group_by=group_by, flavors=flavors)
+    except ClusterError as exc:
+        raise AnsibleFilterError('hypervisor.stats.cluster_totals: %s' % exc)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {'cluster_totals': cluster_totals_filter}

@@ -1,0 +1,158 @@
+# -*- coding: utf-8 -*-
+# Copyright: hypervisor.stats contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Cluster totals of ``host_resources`` facts, after Nova's os-hypervisors/statistics.
+
+Sums alone mislead (the reason Nova removed that endpoint): 100 free vCPUs spread
+one per host over 100 hosts hold no 2-vCPU instance at all. So ``host_fits``
+counts, host by host, how many more instances of a flavor fit, from each host's
+placement inventory, and the totals add those counts up.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+try:
+    import jmespath
+    HAS_JMESPATH = True
+except ImportError:  # pragma: no cover - jmespath is a runtime dependency
+    jmespath = None
+    HAS_JMESPATH = False
+
+STATISTICS_FIELDS = ('running_vms', 'vcpus', 'vcpus_used', 'memory_mb', 'memory_mb_used', 'free_ram_mb',
+                     'local_gb', 'local_gb_used', 'free_disk_gb', 'disk_available_least')
+INVENTORY_FIELDS = ('total', 'reserved', 'used', 'capacity', 'free')
+# flavor field -> resource class it draws from
+FLAVOR_RESOURCES = (('vcpus', 'VCPU'), ('memory_mb', 'MEMORY_MB'), ('disk_gb', 'DISK_GB'))
+
+
+class ClusterError(ValueError):
+    """A bad argument; the message names it."""
+
+
+def _number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def compile_group_by(expression):
+    if expression is None:
+        return None
+    if not HAS_JMESPATH:
+        raise ClusterError('group_by needs the Python library jmespath, which is not installed')
+    if not isinstance(expression, str) or not expression.strip():
+        raise ClusterError('group_by must be a JMESPath expression string, got %r' % (expression,))
+    try:
+        return jmespath.compile(expression)
+    except jmespath.exceptions.JMESPathError as exc:
+        raise ClusterError('group_by %r is not a valid JMESPath expression: %s' % (expression, exc))
+
+
+def check_flavors(flavors):
+    """Return {name: {vcpus, memory_mb, disk_gb}} with int values, or raise naming the flavor and field."""
+    if flavors is None:
+        return None
+    if not isinstance(flavors, dict):
+        raise ClusterError('flavors must be a dict of name -> {vcpus, memory_mb, disk_gb}, got %s'
+                           % type(flavors).__name__)
+    checked = {}
+    for name, flavor in flavors.items():
+        if not isinstance(flavor, dict):
+            raise ClusterError('flavors[%r] must be a dict with vcpus, memory_mb and disk_gb' % (name,))
+        checked[name] = {}
+        for field, _rc in FLAVOR_RESOURCES:
+            value = flavor.get(field, 0 if field == 'disk_gb' else None)
+            if isinstance(value, str) and value.strip().isdigit():
+                value = int(value)
+            if not _number(value) or value < 0 or value != int(value):
+                raise ClusterError('flavors[%r].%s must be a whole number >= 0, got %r' % (name, field, value))
+            checked[name][field] = int(value)
+        if checked[name]['vcpus'] < 1:
+            raise ClusterError('flavors[%r].vcpus must be at least 1' % (name,))
+    return checked
+
+
+def _blank():
+    totals = dict((field, 0) for field in ('count',) + STATISTICS_FIELDS)
+    totals['inventory'] = {}
+    return totals
+
+
+def _add_host(totals, host):
+    totals['count'] += 1
+    for field in STATISTICS_FIELDS:
+        value = host.get(field)
+        if _number(value):
+            totals[field] += value
+    for rc, record in (host.get('inventory') or {}).items():
+        if not isinstance(record, dict):
+            continue
+        summed = totals['inventory'].setdefault(rc, dict((field, 0) for field in INVENTORY_FIELDS))
+        for field in INVENTORY_FIELDS:
+            if _number(record.get(field)):
+                summed[field] += record[field]
+
+
+def host_fits(host, flavor):
+    """How many more instances of ``flavor`` this host holds: the scarcest resource decides."""
+    inventory = host.get('inventory') or {}
+    fits = None
+    for field, rc in FLAVOR_RESOURCES:
+        demand = flavor[field]
+        if not demand:
+            continue
+        record = inventory.get(rc)
+        if not isinstance(record, dict) or not _number(record.get('free')):
+            return 0
+        # Placement refuses an allocation larger than max_unit, whatever is free.
+        if _number(record.get('max_unit')) and demand > record['max_unit']:
+            return 0
+        count = max(int(record['free'] // demand), 0)
+        fits = count if fits is None else min(fits, count)
+    return fits or 0
+
+
+def group_key(value):
+    """A group value as a dict key: strings as they are, anything else as JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True)
+
+
+def cluster_totals(hosts, group_by=None, flavors=None):
+    """Sum ``host_resources`` facts; with ``group_by`` add ``groups``, with ``flavors`` add ``fits``."""
+    if not isinstance(hosts, (list, tuple)):
+        raise ClusterError('input must be a list of host_resources facts, got %s' % type(hosts).__name__)
+    for index, host in enumerate(hosts):
+        if not isinstance(host, dict):
+            raise ClusterError('input item %d is not host_resources facts (a dict), got %s'
+                               % (index, type(host).__name__))
+    expression = compile_group_by(group_by)
+    flavors = check_flavors(flavors)
+
+    totals = _blank()
+    groups = {}
+    if flavors is not None:
+        totals['fits'] = dict((name, 0) for name in flavors)
+    for host in hosts:
+        _add_host(totals, host)
+        group = None
+        if expression is not None:
+            key = group_key(expression.search(host))
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = _blank()
+                if flavors is not None:
+                    group['fits'] = dict((name, 0) for name in flavors)
+            _add_host(group, host)
+        if flavors is not None:
+            for name, flavor in flavors.items():
+                count = host_fits(host, flavor)
+                totals['fits'][name] += count
+                if group is not None:
+                    group['fits'][name] += count
+    if expression is not None:
+        totals['groups'] = groups
+    return totals
