@@ -1,0 +1,335 @@
+# -*- coding: utf-8 -*-
+# Copyright: hypervisor.stats contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The capacity report as one plain document, built from collected facts.
+
+``ReportInputs`` gathers what a run returned (``host_resources``, ``vm_stats``,
+the ``accumulate`` counters and the ``cluster_totals`` output, plus failed and
+unreachable hosts); ``build_report`` turns that into the document that every
+renderer in ``report_render`` draws from and that ``capacity.json`` holds
+(schema: docs/report-schema.md). Nothing here does I/O, so every rule can be
+tested on dicts.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from ansible_collections.hypervisor.stats.plugins.module_utils.cluster import (
+    INVENTORY_FIELDS, STATISTICS_FIELDS, cluster_totals, compile_group_by, group_key)
+
+SCHEMA_VERSION = 1
+
+# Fact names the report picks up from any task result's ansible_facts.
+HOST_FACT = 'host_resources'
+VM_FACT = 'vm_stats'
+COUNTERS_FACT = 'hypervisor_stats_counters'
+CLUSTER_FACT = 'hypervisor_stats_cluster'
+
+# Placement resource classes in display order; PCPU only exists with a dedicated CPU set.
+RESOURCE_CLASSES = ('VCPU', 'PCPU', 'MEMORY_MB', 'DISK_GB')
+# CloudStack's per-VM totals (vm_stats ``totals``, accumulate ``cumulative``).
+VM_TOTAL_FIELDS = ('network_read_kb', 'network_write_kb', 'disk_read_kb', 'disk_write_kb',
+                   'disk_read_ios', 'disk_write_ios')
+MEMORY_FIELDS = ('max_kb', 'actual_kb', 'unused_kb', 'available_kb', 'rss_kb')
+PROBLEM_STATUSES = ('failed', 'unreachable')
+
+_URI_PASSWORD = re.compile(r'^([a-zA-Z][a-zA-Z0-9+.-]*://[^/@:]*):[^/@]*@')
+
+
+def redact_uri(uri):
+    """Drop a password from a URI's user info (``qemu+ssh://u:pw@h/`` -> ``qemu+ssh://u@h/``)."""
+    if not isinstance(uri, str):
+        return uri
+    return _URI_PASSWORD.sub(r'\1@', uri)
+
+
+def number(value):
+    """The value when it is a real number (bools are not), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value
+
+
+def _dict(value):
+    return value if isinstance(value, dict) else {}
+
+
+def ratio(used, capacity):
+    """used / capacity, or None when capacity is not positive."""
+    used, capacity = number(used), number(capacity)
+    if used is None or not capacity or capacity <= 0:
+        return None
+    return round(float(used) / capacity, 4)
+
+
+class ReportInputs:
+    """What one run returned, as tasks return it. Later results for a host replace earlier ones."""
+
+    def __init__(self):
+        self.host_resources = {}   # inventory host -> host_resources facts
+        self.vm_stats = {}         # inventory host -> vm_stats facts
+        self.counters = {}         # inventory host -> accumulate entry {collected_at, vms}
+        self.cluster = None        # cluster_totals output
+        self.problems = {}         # inventory host -> {status, task, message, ignored}
+
+    def add_facts(self, host, facts):
+        """Pick the report's facts out of one result's ``ansible_facts``; True when any was taken."""
+        if not isinstance(facts, dict):
+            return False
+        taken = False
+        if isinstance(facts.get(HOST_FACT), dict):
+            self.host_resources[host] = facts[HOST_FACT]
+            taken = True
+        if isinstance(facts.get(VM_FACT), dict):
+            self.vm_stats[host] = facts[VM_FACT]
+            taken = True
+        counters = facts.get(COUNTERS_FACT)
+        if isinstance(counters, dict):
+            if 'vms' in counters:                     # one host's entry, set on that host
+                self.counters[host] = counters
+                taken = True
+            else:                                     # the whole accumulate output, keyed by host
+                for counter_host, entry in counters.items():
+                    if isinstance(entry, dict) and 'vms' in entry:
+                        self.counters[counter_host] = entry
+                        taken = True
+        if isinstance(facts.get(CLUSTER_FACT), dict):
+            self.cluster = facts[CLUSTER_FACT]
+            taken = True
+        return taken
+
+    def add_problem(self, host, status, task, message, ignored=False):
+        """Record a failed or unreachable host; unreachable outranks failed, the first message stays."""
+        if status not in PROBLEM_STATUSES:
+            raise ValueError('status must be one of %s' % ', '.join(PROBLEM_STATUSES))
+        known = self.problems.get(host)
+        if known and (known['status'] == 'unreachable' or status == 'failed'):
+            return
+        self.problems[host] = {'status': status, 'task': task, 'message': _short(message), 'ignored': bool(ignored)}
+
+    def has_stats(self):
+        return bool(self.host_resources or self.vm_stats or self.counters or self.cluster)
+
+
+def _short(message, limit=300):
+    text = ' '.join(str(message or '').split())
+    return text if len(text) <= limit else text[:limit - 3] + '...'
+
+
+def _inventory_record(record):
+    record = _dict(record)
+    out = dict((field, number(record.get(field))) for field in INVENTORY_FIELDS)
+    out['allocation_ratio'] = number(record.get('allocation_ratio'))
+    out['utilization'] = ratio(out['used'], out['capacity'])
+    return out
+
+
+def _host_entry(name, facts, expression):
+    inventory = _dict(facts.get('inventory'))
+    entry = {
+        'host': name,
+        'status': 'ok',
+        'group': group_key(expression.search(facts)) if expression is not None else None,
+        'hypervisor_hostname': facts.get('hypervisor_hostname'),
+        'hypervisor_type': facts.get('hypervisor_type'),
+        'uri': redact_uri(facts.get('uri')),
+        'collected_at': number(facts.get('collected_at')),
+        'labels': dict((str(k), str(v)) for k, v in _dict(facts.get('labels')).items()),
+        'pcpus': number(facts.get('pcpus')),
+        'inventory': dict((rc, _inventory_record(inventory[rc])) for rc in RESOURCE_CLASSES if rc in inventory),
+        'vms': None,
+    }
+    for field in STATISTICS_FIELDS:
+        entry[field] = number(facts.get(field))
+    return entry
+
+
+def _totals_section(data):
+    """One cluster or group section in the report's shape, from cluster_totals output."""
+    data = _dict(data)
+    out = {'count': number(data.get('count'))}
+    for field in STATISTICS_FIELDS:
+        out[field] = number(data.get(field))
+    inventory = _dict(data.get('inventory'))
+    out['inventory'] = dict((rc, _cluster_record(inventory[rc])) for rc in RESOURCE_CLASSES if rc in inventory)
+    return out
+
+
+def _cluster_record(record):
+    record = _dict(record)
+    out = dict((field, number(record.get(field))) for field in INVENTORY_FIELDS)
+    out['utilization'] = ratio(out['used'], out['capacity'])
+    return out
+
+
+def _fits(data):
+    """Flavor fits, overall and per group; cluster_totals gives {flavor: n} with per-group counts
+    under groups.<g>.fits, and {flavor: {total, groups}} is read as well."""
+    group_fits = dict((str(g), _dict(_dict(v).get('fits'))) for g, v in _dict(data.get('groups')).items())
+    fits = {}
+    for flavor, value in sorted(_dict(data.get('fits')).items(), key=lambda item: str(item[0])):
+        if isinstance(value, dict):
+            total, groups = number(value.get('total')), _dict(value.get('groups'))
+        else:
+            total = number(value)
+            groups = dict((g, f[flavor]) for g, f in group_fits.items() if flavor in f)
+        fits[str(flavor)] = {'total': total,
+                             'groups': dict((str(g), number(n)) for g, n in sorted(groups.items()))}
+    return fits
+
+
+def _cluster(inputs, expression, group_by):
+    """Totals from cluster_totals when the run stored them, else summed here the same way;
+    groups by the callback's own group_by when set, else as the playbook grouped them."""
+    facts = [f for _name, f in sorted(inputs.host_resources.items()) if isinstance(f, dict)]
+    if isinstance(inputs.cluster, dict):
+        source, data = 'cluster_totals', inputs.cluster
+    else:
+        source, data = 'hosts', cluster_totals(facts)
+    cluster = _totals_section(data)
+    if expression is not None:
+        groups = _dict(cluster_totals(facts, group_by=group_by).get('groups'))
+    else:
+        groups = _dict(data.get('groups'))
+    cluster['source'] = source
+    cluster['group_by'] = group_by or None
+    cluster['groups'] = dict((str(g), _totals_section(v)) for g, v in sorted(groups.items(), key=lambda i: str(i[0])))
+    cluster['fits'] = _fits(data)
+    return cluster
+
+
+def _vm_entry(uuid, host):
+    entry = {'uuid': uuid, 'host': host, 'name': None, 'state': None, 'domain_id': None, 'vcpus': None,
+             'cpu_utilization': None, 'cpu_time_ns': None, 'timed_out': False,
+             'memory': dict((f, None) for f in MEMORY_FIELDS),
+             'totals': None, 'cumulative': None, 'first_seen': None, 'last_seen': None}
+    return entry
+
+
+def _totals(data, fields):
+    data = _dict(data)
+    return dict((f, number(data.get(f))) for f in fields)
+
+
+def _memory(data):
+    data = _dict(data)
+    return dict((f, number(data.get(f))) for f in MEMORY_FIELDS)
+
+
+def _vms(inputs):
+    vms = {}
+    for host, stats in sorted(inputs.vm_stats.items()):
+        for uuid, vm in sorted(_dict(_dict(stats).get('vms')).items()):
+            vm = _dict(vm)
+            entry = vms.setdefault(str(uuid), _vm_entry(str(uuid), host))
+            entry['host'] = host
+            entry.update({
+                'name': vm.get('name'), 'state': vm.get('state'), 'domain_id': number(vm.get('domain_id')),
+                'vcpus': number(vm.get('vcpus')), 'cpu_utilization': number(vm.get('cpu_utilization')),
+                'cpu_time_ns': number(vm.get('cpu_time_ns')), 'timed_out': bool(vm.get('timed_out')),
+                'memory': _memory(vm.get('memory')),
+                'totals': _totals(vm.get('totals'), VM_TOTAL_FIELDS),
+            })
+    cumulative_fields = ('cpu_time_ns',) + VM_TOTAL_FIELDS
+    for host, counters in sorted(inputs.counters.items()):
+        for uuid, vm in sorted(_dict(_dict(counters).get('vms')).items()):
+            vm = _dict(vm)
+            live = str(uuid) in vms
+            entry = vms.setdefault(str(uuid), _vm_entry(str(uuid), host))
+            entry['cumulative'] = _totals(vm.get('cumulative'), cumulative_fields)
+            entry['first_seen'] = number(vm.get('first_seen'))
+            entry['last_seen'] = number(vm.get('last_seen'))
+            if entry['cpu_utilization'] is None:
+                # vm_stats without a sample window has none; accumulate's is over the last cycle
+                entry['cpu_utilization'] = number(vm.get('cpu_utilization'))
+            if not live:
+                entry.update({'name': vm.get('name'), 'state': vm.get('state'), 'vcpus': number(vm.get('vcpus')),
+                              'memory': _memory(vm.get('memory'))})
+    for entry in vms.values():
+        if entry['name'] is None:
+            entry['name'] = entry['uuid']
+        entry['name'] = str(entry['name'])
+    return vms
+
+
+def _top_entry(vm, value, **extra):
+    entry = {'uuid': vm['uuid'], 'name': vm['name'], 'host': vm['host'], 'vcpus': vm['vcpus'], 'value': value}
+    entry.update(extra)
+    return entry
+
+
+def _ranked(entries, limit):
+    entries = [e for e in entries if e['value'] is not None and e['value'] > 0]
+    entries.sort(key=lambda e: (-e['value'], e['name'], e['uuid']))
+    return entries[:limit]
+
+
+def _io_top(vms, read_field, write_field, ios_fields, limit):
+    """Top VMs by read + write KiB: cumulative counters (survive reboots) when any is non-zero,
+    else the since-start totals of vm_stats."""
+    def pick(vm, basis):
+        data = vm[basis]
+        if not data:
+            return None
+        read, write = data.get(read_field), data.get(write_field)
+        if read is None and write is None:
+            return None
+        extra = {'read_kb': read, 'write_kb': write}
+        if ios_fields:
+            extra.update(read_ios=data.get(ios_fields[0]), write_ios=data.get(ios_fields[1]))
+        return _top_entry(vm, (read or 0) + (write or 0), **extra)
+
+    for basis in ('cumulative', 'totals'):
+        entries = [e for e in (pick(vm, basis) for vm in vms) if e is not None]
+        if any(e['value'] > 0 for e in entries):
+            return {'basis': basis, 'vms': _ranked(entries, limit)}
+    return {'basis': None, 'vms': []}
+
+
+def _top(vms, limit):
+    current = [vm for vm in vms.values() if vm['state'] != 'gone']
+    util = [_top_entry(vm, vm['cpu_utilization']) for vm in current if vm['cpu_utilization'] is not None]
+    if util:
+        cpu = {'basis': 'cpu_utilization', 'vms': _ranked(util, limit)}
+    else:
+        cpu_time = [_top_entry(vm, vm['cpu_time_ns']) for vm in current if vm['cpu_time_ns'] is not None]
+        cpu = {'basis': 'cpu_time_ns' if cpu_time else None, 'vms': _ranked(cpu_time, limit)}
+    return {
+        'cpu': cpu,
+        'disk': _io_top(current, 'disk_read_kb', 'disk_write_kb', ('disk_read_ios', 'disk_write_ios'), limit),
+        'network': _io_top(current, 'network_read_kb', 'network_write_kb', None, limit),
+    }
+
+
+def build_report(inputs, generated_at, top=5, group_by=None):
+    """The report document (see docs/report-schema.md) from a ``ReportInputs``.
+
+    Facts of unexpected shape give nulls, never an exception: a report is what an
+    operator reads after a run, so a half-understood host must not hide the others.
+    """
+    expression = compile_group_by(group_by or None)
+    hosts = {}
+    for name, facts in sorted(inputs.host_resources.items()):
+        hosts[name] = _host_entry(name, _dict(facts), expression)
+    vms = _vms(inputs)
+    for vm in vms.values():
+        if vm['host'] in hosts:
+            hosts[vm['host']]['vms'] = (hosts[vm['host']]['vms'] or 0) + 1
+    problems = []
+    for name, problem in sorted(inputs.problems.items()):
+        if name in hosts:
+            hosts[name]['status'] = problem['status']
+        problems.append(dict(problem, host=name))
+    return {
+        'schema_version': SCHEMA_VERSION,
+        'generated_at': int(generated_at),
+        'options': {'top': int(top), 'group_by': group_by or None},
+        'hosts': hosts,
+        'problems': problems,
+        'cluster': _cluster(inputs, expression, group_by or None),
+        'vms': vms,
+        'top': _top(vms, int(top)),
+    }
