@@ -43,12 +43,14 @@ except ImportError:  # reported by LibvirtModule via missing_required_lib
 
 from ansible_collections.hypervisor.stats.plugins.module_utils.libvirt_host import domain_devices
 from ansible_collections.hypervisor.stats.plugins.module_utils.vm_stats import (
-    cpu_utilization, record_has_groups, timed_out_vm, vm_from_bulk_record, vm_from_calls,
+    cpu_utilization, monitor_data_missing, record_has_groups, timed_out_vm, vm_from_bulk_record, vm_from_calls,
 )
 
 WORKERS = 8
 # Share of the timeout the single bulk call may take before we fall back to one call per domain.
 BULK_SHARE = 0.5
+# Seconds granted after the deadline to fetch what a stuck domain answers without its monitor.
+PARTIAL_MARGIN = 1.0
 
 
 class Vanished(Exception):
@@ -238,7 +240,7 @@ def collect(conn, states, names=None, timeout=10.0, cpu_sample_seconds=0.0, bulk
     from_bulk, by_call = {}, []
     for uuid, dom in by_uuid.items():
         record = records.get(uuid)
-        if uuid in stuck:
+        if record is None and uuid in stuck:
             continue
         if record is None and bulk_answered:
             result.vanished.append(dom.name())  # libvirt skipped it: gone since listing
@@ -253,33 +255,42 @@ def collect(conn, states, names=None, timeout=10.0, cpu_sample_seconds=0.0, bulk
                 if record.get('block.count') and by_uuid[uuid].ID() >= 0)
     progress = dict((uuid, {}) for uuid in by_call)
     jobs.update((('calls', uuid), _bound(read_by_calls, by_uuid[uuid], progress[uuid])) for uuid in by_call)
-    answers = run_until(jobs, deadline)
+    answers = run_until(jobs, max(deadline, time.monotonic() + PARTIAL_MARGIN) if stuck else deadline)
 
     first_at = {}
     for uuid, dom in by_uuid.items():
         name = dom.name()
-        job = ('xml', uuid) if ('xml', uuid) in jobs else ('calls', uuid) if uuid in progress else None
-        if uuid in stuck or (job is not None and job not in answers):
-            result.vms.append(timed_out_vm(name, uuid, dom.ID(), progress.get(uuid, {}).get('state')))
-            result.warnings.append("domain '%s' (%s) did not answer within %ss; reported with timed_out: true"
-                                   % (name, uuid, timeout))
-            continue
-        if job is not None:
-            ok, value = answers[job]
-            if not ok:
-                if _vanished(value):
-                    result.vanished.append(name)
-                    continue
-                raise value
+        xml_job, calls_job = ('xml', uuid), ('calls', uuid)
+        if xml_job in answers and not answers[xml_job][0]:
+            if _vanished(answers[xml_job][1]):
+                result.vanished.append(name)
+                continue
+            raise answers[xml_job][1]
+        if calls_job in answers and not answers[calls_job][0]:
+            if _vanished(answers[calls_job][1]):
+                result.vanished.append(name)
+                continue
+            raise answers[calls_job][1]
+        timed_out = uuid in stuck or (xml_job in jobs and xml_job not in answers) or \
+            (calls_job in jobs and calls_job not in answers)
         if uuid in from_bulk:
-            vm = vm_from_bulk_record(name, uuid, dom.ID(), from_bulk[uuid], value if job else None)
+            targets = answers[xml_job][1] if xml_job in answers else None
+            vm = vm_from_bulk_record(name, uuid, dom.ID(), from_bulk[uuid], targets)
             result.paths[uuid], first_at[uuid] = 'bulk', bulk_at
-        elif job is not None:
-            vm = value
+        elif calls_job in answers:
+            vm = answers[calls_job][1]
             result.paths[uuid], first_at[uuid] = 'calls', progress[uuid].get('at')
+        elif timed_out:
+            vm = timed_out_vm(name, uuid, dom.ID(), progress.get(uuid, {}).get('state'))
         else:
             continue
-        if vm['state'] not in states:
+        if timed_out:
+            vm['timed_out'] = True
+            first_at.pop(uuid, None)
+            result.warnings.append("domain '%s' (%s) did not answer within %ss (its QEMU monitor may be hung); "
+                                   "reported with timed_out: true and only what libvirt knows without it"
+                                   % (name, uuid, timeout))
+        elif vm['state'] not in states:
             result.vanished.append(name)  # stopped since listing: no longer selected
             continue
         result.vms.append(vm)
@@ -296,42 +307,60 @@ def _bound(func, *args):
 def _read_bulk(conn, domains, bulk_deadline, deadline):
     """(records, stuck uuids, answered, monotonic time of the answer).
 
-    One bulk call; when it does not return by ``bulk_deadline``, one call per
-    domain until ``deadline``. ``answered`` is true when libvirt answered for the
-    whole list (a domain missing from the answer vanished), false when the bulk
-    call is unsupported.
+    One bulk call with NOWAIT. Two things can keep a domain's monitor data out
+    of it: the call itself hangs on a QEMU that does not answer (NOWAIT does not
+    help when nobody else holds the domain's job), or NOWAIT skipped a domain
+    whose job someone holds (often our own earlier call, still waiting on that
+    QEMU). Either way each such domain is asked again alone, without NOWAIT,
+    until ``deadline``; the ones still silent are ``stuck``, and get the part a
+    NOWAIT call can answer without the monitor (state, cpu, vcpu, interfaces).
+
+    ``answered`` is true when libvirt answered for the whole list (a domain
+    missing from the answer vanished), false when the bulk call is unsupported.
     """
     groups = bulk_groups()
     answer = run_until({'all': _bound(_timed, bulk_stats, conn, domains, groups)}, bulk_deadline)
+    records, answered_at = {}, None
     if 'all' in answer:
         ok, value = answer['all']
-        if ok:
-            return value[0], set(), True, value[1]
-        if _unsupported(value) or isinstance(value, AttributeError):
-            return {}, set(), False, None
-        raise value
-    # Some domain holds the bulk call. Ask each domain alone, without NOWAIT so the
-    # stuck one waits for its job instead of answering half, and stop at the deadline.
-    jobs = dict((d.UUIDString(), _bound(_single_stats, conn, d, groups)) for d in domains)
-    answers = run_until(jobs, deadline)
-    answered_at = time.monotonic()
-    records, stuck = {}, set()
-    for dom in domains:
-        uuid = dom.UUIDString()
-        if uuid not in answers:
-            stuck.add(uuid)
-            continue
-        ok, value = answers[uuid]
-        if ok:
-            if value is not None:
-                records[uuid] = value
-        elif not _vanished(value):
+        if not ok:
+            if _unsupported(value) or isinstance(value, AttributeError):
+                return {}, set(), False, None
             raise value
+        records, answered_at = value
+        again = [d for d in domains if d.UUIDString() in records and d.ID() >= 0 and
+                 record_has_groups(records[d.UUIDString()], True) and
+                 monitor_data_missing(records[d.UUIDString()])]
+    else:
+        again = list(domains)
+    stuck = set()
+    if again:
+        answers = run_until(dict((d.UUIDString(), _bound(_single_stats, conn, d, groups, 0)) for d in again),
+                            deadline)
+        answered_at = answered_at or time.monotonic()
+        for dom in again:
+            uuid = dom.UUIDString()
+            if uuid not in answers:
+                stuck.add(uuid)
+                continue
+            ok, value = answers[uuid]
+            if ok and value is not None:
+                records[uuid] = value
+            elif ok or _vanished(value):
+                records.pop(uuid, None)
+            else:
+                raise value
+    partial = [d for d in domains if d.UUIDString() in stuck and d.UUIDString() not in records]
+    answers = run_until(dict((d.UUIDString(), _bound(_single_stats, conn, d, groups, _nowait_flag()))
+                             for d in partial), time.monotonic() + PARTIAL_MARGIN)
+    for uuid, (ok, value) in answers.items():
+        if ok and value is not None:
+            records[uuid] = value
     return records, stuck, True, answered_at
 
 
-def _single_stats(conn, dom, groups):
-    answer = conn.domainListGetStats([dom], groups, 0)
+def _single_stats(conn, dom, groups, flags):
+    answer = conn.domainListGetStats([dom], groups, flags)
     return answer[0][1] if answer else None
 
 

@@ -117,6 +117,15 @@ def record_has_groups(record, active):
     return 'cpu.time' in record or not active
 
 
+def monitor_data_missing(record):
+    """Whether an active domain's record lacks what only its QEMU monitor answers.
+
+    With NOWAIT, libvirt answers a domain whose job is taken without monitor
+    data: its block devices are listed but have no counters.
+    """
+    return any('block.%d.rd.reqs' % i not in record for i in range(record.get('block.count', 0)))
+
+
 def vm_from_calls(name, uuid, domain_id, info, block_stats=None, interface_stats=None, memory_stats=None):
     """A per-VM dict from the per-domain calls.
 
