@@ -217,9 +217,10 @@ def accumulate(previous, samples, retention_seconds=DEFAULT_RETENTION_SECONDS):
         for uuid, vm in previous[host]['vms'].items():
             if uuid not in known or vm['last_seen'] > known[uuid]['last_seen']:
                 known[uuid] = vm
-    owner = _placement(samples)
-
     state = {}
+    # str(): plain host names, whatever string type the caller's keys are (Ansible tags them with their origin).
+    samples = dict((str(host), sample) for host, sample in samples.items())
+    owner = _placement(samples)
     for host in sorted(set(previous) | set(samples)):
         if host not in samples:
             entry = previous[host]
