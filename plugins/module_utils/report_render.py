@@ -161,20 +161,28 @@ def flavor_lines(doc):
 # --- table -------------------------------------------------------------------
 
 def _fit(text, width):
+    """Cut in the middle with ~, so names that share a prefix stay apart (compute-0001 ... compute-0002)."""
     text = str(text)
-    return text if len(text) <= width else text[:max(width - 1, 0)] + '~'
+    if len(text) <= width:
+        return text
+    head = (width - 1) // 2
+    return text[:head] + '~' + text[len(text) - (width - 1 - head):]
 
 
-def column_widths(header, rows, width=80, indent='', squeeze=0):
-    """Widths from content; column ``squeeze`` is cut to make the table fit ``width``."""
+def column_widths(header, rows, width=80, indent='', squeeze=(0,)):
+    """Widths from content; the widest of the ``squeeze`` columns is cut, in turn, until the table fits."""
     widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
-    spare = width - len(indent) - sum(widths) - 2 * (len(widths) - 1)
-    if spare < 0:
-        widths[squeeze] = max(widths[squeeze] + spare, 4)
+    excess = len(indent) + sum(widths) + 2 * (len(widths) - 1) - width
+    while excess > 0:
+        column = max(squeeze, key=lambda i: widths[i])
+        if widths[column] <= 6:
+            break
+        widths[column] -= 1
+        excess -= 1
     return widths
 
 
-def text_columns(header, rows, right, width=80, indent='', squeeze=0, widths=None):
+def text_columns(header, rows, right, width=80, indent='', squeeze=(0,), widths=None):
     """Lines of a plain text table, two spaces between columns, cut cells end in ~."""
     widths = widths or column_widths(header, rows, width, indent, squeeze)
     lines = []
@@ -197,16 +205,18 @@ def _capacity_row(label, vms, inventory):
 
 def _capacity_table(doc, width):
     header = ['HOST', 'VMS'] + ['used', 'cap', 'free'] * len(TABLE_RESOURCES)
-    rows = []
-    for host in ordered_hosts(doc):
-        label = host['host'] + ('' if host['status'] == 'ok' else ' (%s)' % host['status'])
-        rows.append(_capacity_row(label, host['running_vms'], host['inventory']))
+    hosts = ordered_hosts(doc)
+    marks = ['' if host['status'] == 'ok' else ' (%s)' % host['status'] for host in hosts]
+    rows = [_capacity_row(host['host'] + mark, host['running_vms'], host['inventory'])
+            for host, mark in zip(hosts, marks)]
     cluster = doc['cluster']
     totals = [_capacity_row('[%s]' % group, data['running_vms'], data['inventory'])
               for group, data in cluster['groups'].items()]
     totals.append(_capacity_row('CLUSTER (%s)' % ('-' if cluster['count'] is None else cluster['count']),
                                 cluster['running_vms'], cluster['inventory']))
     widths = column_widths(header, rows + totals, width)
+    for row, host, mark in zip(rows, hosts, marks):  # cut the name, never the status mark
+        row[0] = _fit(host['host'], widths[0] - len(mark)) + mark
     lines = text_columns(header, rows + totals, right=set(range(1, len(header))), widths=widths)
     # A caption over each resource's used/cap/free, and a rule above the totals.
     captions, column = ' ' * (widths[0] + 2 + widths[1] + 2), 2
@@ -242,7 +252,8 @@ def render_table(doc, width=80):
         header, rows = top_rows(doc, kind)
         if rows:
             lines += ['', top_title(doc, kind) + ':']
-            lines += text_columns(header, rows, right=set(range(2, len(header))), width=width, indent='  ')
+            lines += text_columns(header, rows, right=set(range(2, len(header))), width=width, indent='  ',
+                                  squeeze=(0, 1))
     if doc['problems']:
         lines += ['', 'Hosts with problems (%d):' % len(doc['problems'])]
         for problem in doc['problems']:

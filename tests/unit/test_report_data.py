@@ -1,0 +1,83 @@
+"""Plain-dict inputs for the capacity report tests, shaped like the modules' and filters' outputs.
+
+Host facts use capacity.inventory_record, the same function host_resources uses,
+so the records carry exactly the fields and arithmetic the module returns.
+"""
+
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, '.collections'))
+
+from ansible_collections.hypervisor.stats.plugins.module_utils.capacity import inventory_record  # noqa: E402
+
+TOTALS = ('network_read_kb', 'network_write_kb', 'disk_read_kb', 'disk_write_kb', 'disk_read_ios', 'disk_write_ios')
+
+
+def host_facts(name, cluster, vcpus, vcpus_used, memory_mb, memory_used_mb, disk_gb, disk_used_gb,
+               running_vms=1, reserved_mb=512, cpu_ratio=4.0, uri=None):
+    return {
+        'hypervisor_hostname': name + '.example', 'hypervisor_type': 'QEMU', 'uri': uri or 'qemu+ssh://%s/system' % name,
+        'collected_at': 1700000000, 'labels': {'cluster': cluster, 'rack': 'r1'},
+        'vcpus': vcpus, 'pcpus': 0, 'vcpus_used': vcpus_used, 'running_vms': running_vms,
+        'memory_mb': memory_mb, 'memory_mb_used': memory_used_mb, 'free_ram_mb': memory_mb - memory_used_mb,
+        'local_gb': disk_gb, 'local_gb_used': disk_used_gb, 'free_disk_gb': disk_gb - disk_used_gb,
+        'disk_available_least': disk_gb - disk_used_gb - 1,
+        'cpu_info': {'arch': 'x86_64'},
+        'inventory': {
+            'VCPU': inventory_record(vcpus, 0, cpu_ratio, vcpus_used),
+            'MEMORY_MB': inventory_record(memory_mb, reserved_mb, 1.0, memory_used_mb),
+            'DISK_GB': inventory_record(disk_gb, 0, 1.0, disk_used_gb),
+        },
+    }
+
+
+def vm(name, uuid, state='running', vcpus=2, cpu_utilization=None, cpu_time_ns=10 ** 12, totals=None, domain_id=1):
+    totals = dict(totals or {})
+    return {
+        'name': name, 'uuid': uuid, 'state': state, 'domain_id': domain_id, 'vcpus': vcpus,
+        'cpu_time_ns': cpu_time_ns, 'cpu_utilization': cpu_utilization,
+        'memory': {'max_kb': 1048576, 'actual_kb': 1048576, 'unused_kb': None, 'available_kb': None, 'rss_kb': 524288},
+        'disks': {'vda': {'rd_bytes': 1, 'wr_bytes': 1, 'rd_req': 1, 'wr_req': 1}},
+        'nics': {},
+        'totals': dict((k, totals.get(k, 0)) for k in TOTALS),
+        'timed_out': False,
+    }
+
+
+def vm_stats(host, *vms):
+    return {'hypervisor_hostname': host + '.example', 'uri': 'qemu:///system', 'collected_at': 1700000000,
+            'vms': dict((v['uuid'], v) for v in vms)}
+
+
+def counters_entry(*vms):
+    """One host's entry of the accumulate output; each vm given as (vm dict, cumulative dict, utilisation)."""
+    out = {'collected_at': 1700000000, 'vms': {}}
+    for v, cumulative, utilization in vms:
+        out['vms'][v['uuid']] = {
+            'name': v['name'], 'state': v['state'], 'vcpus': v['vcpus'], 'cpu_utilization': utilization,
+            'memory': v['memory'], 'first_seen': 1690000000, 'last_seen': 1700000000,
+            'cumulative': dict(dict((k, 0) for k in ('cpu_time_ns',) + TOTALS), **cumulative),
+        }
+    return out
+
+
+def cluster_inputs():
+    """Two groups, four hosts, five VMs, one of them gone."""
+    hosts = {
+        'hv-a1': host_facts('hv-a1', 'east', 32, 16, 131072, 49152, 100, 90, running_vms=3),
+        'hv-a2': host_facts('hv-a2', 'east', 32, 120, 131072, 126000, 100, 70, running_vms=7),
+        'hv-b1': host_facts('hv-b1', 'west', 8, 2, 32768, 4096, 200, 20),
+        'hv-b2': host_facts('hv-b2', 'west', 64, 0, 524288, 0, 100, 0, running_vms=0),
+    }
+    vms = {
+        'web': vm('web', '11111111-0000-0000-0000-000000000001', vcpus=4, cpu_utilization=87.5,
+                  totals={'disk_read_kb': 100, 'disk_write_kb': 50, 'network_read_kb': 9000, 'network_write_kb': 1000}),
+        'db': vm('db', '11111111-0000-0000-0000-000000000002', vcpus=8, cpu_utilization=42.0,
+                 totals={'disk_read_kb': 800000, 'disk_write_kb': 400000, 'disk_read_ios': 5000, 'disk_write_ios': 3000}),
+        'idle': vm('idle', '11111111-0000-0000-0000-000000000003', cpu_utilization=0.5),
+        'batch': vm('batch', '11111111-0000-0000-0000-000000000004', cpu_utilization=None,
+                    totals={'network_read_kb': 20, 'network_write_kb': 300000}),
+    }
+    return hosts, vms
