@@ -18,7 +18,7 @@ import re
 GIB = 1024 ** 3
 RESOURCE_CLASSES = ('VCPU', 'PCPU', 'MEMORY_MB', 'DISK_GB')
 
-_CPU_SET_ITEM = re.compile(r'^\s*(\^)?\s*(\d+)\s*(?:-\s*(\d+))?\s*$')
+_CPU_SET_ITEM = re.compile(r'^(\^)?\s*(\d+)\s*(?:-\s*(\d+))?$')
 
 
 class CapacityError(ValueError):
@@ -28,21 +28,22 @@ class CapacityError(ValueError):
 def parse_cpu_set(text, option):
     """Parse Nova's CPU set syntax (``0-7,^3,10``) into a sorted list of ints.
 
-    Exclusions (``^N``) apply to the whole set, wherever they stand.
+    As Nova's ``parse_cpu_spec``: items are CPUs, ranges, or ``^`` exclusions of
+    a CPU or a range, applied to the whole set wherever they stand; empty items
+    are ignored; a set that ends up empty is an error.
     """
     if text is None:
         return None
     included, excluded = set(), set()
-    if not str(text).strip():
-        raise CapacityError("%s: empty CPU set" % option)
     for item in str(text).split(','):
+        item = item.strip()
+        if not item:
+            continue
         match = _CPU_SET_ITEM.match(item)
         if not match:
             raise CapacityError("%s: cannot parse %r in CPU set %r (expected e.g. '0-7,^3,10')"
-                                % (option, item.strip(), text))
+                                % (option, item, text))
         negate, start, end = match.group(1), int(match.group(2)), match.group(3)
-        if negate and end is not None:
-            raise CapacityError("%s: a range cannot be excluded in %r" % (option, text))
         end = int(end) if end is not None else start
         if end < start:
             raise CapacityError("%s: range %d-%d runs backwards in %r" % (option, start, end, text))
@@ -96,8 +97,12 @@ def check_ratio(option, value):
 
 
 def inventory_record(total, reserved, allocation_ratio, used):
-    """One placement inventory record, with Nova's capacity and our free."""
-    capacity = int((total - reserved) * allocation_ratio)
+    """One placement inventory record, with placement's capacity and our free.
+
+    Placement compares allocations against (total - reserved) * ratio; whole
+    units only can be allocated, so capacity is rounded down.
+    """
+    capacity = int(math.floor((total - reserved) * allocation_ratio))
     return {
         'total': total,
         'reserved': reserved,
@@ -111,19 +116,50 @@ def inventory_record(total, reserved, allocation_ratio, used):
     }
 
 
+# Formats whose files grow up to their virtual size (Nova's list).
+SPARSE_FORMATS = ('qcow2', 'ploop')
+
+
 def disk_over_commit_bytes(disks):
-    """Bytes a domain's file-backed disks may still grow by (Nova's over_commit_size)."""
+    """Bytes a domain's disks may still grow by: Nova's over_committed_disk_size.
+
+    Nova counts file-backed qcow2/ploop disks only, as virtual size minus the
+    bytes allocated on disk, unclamped (a fully allocated qcow2 carries metadata
+    and counts slightly negative); raw files and block devices count 0.
+    """
     total = 0
     for disk in disks:
-        if disk.get('type') != 'file' or disk.get('capacity') is None or disk.get('allocation') is None:
+        if disk.get('type') != 'file' or disk.get('format') not in SPARSE_FORMATS:
             continue
-        total += max(disk['capacity'] - disk['allocation'], 0)
+        if disk.get('capacity') is None or disk.get('allocation') is None:
+            continue  # Nova skips a disk it cannot stat (removed or inaccessible)
+        total += disk['capacity'] - disk['allocation']
     return total
 
 
 def _pinned_into(domain, dedicated):
     pins = domain.get('pinned_cpus')
     return bool(dedicated) and bool(pins) and set(pins) <= dedicated
+
+
+def check_reservations(options):
+    for name in ('reserved_host_cpus', 'reserved_host_memory_mb', 'reserved_host_disk_mb'):
+        if (options.get(name) or 0) < 0:
+            raise CapacityError("%s must not be negative, got %r" % (name, options.get(name)))
+
+
+def memory_used(raw, memory_mb, active):
+    """(memory_mb_used, source), as Nova's get_memory_mb_used.
+
+    With node memory stats: total - (free + buffers + cached) // 1024, Nova's
+    formula with its rounding. Without (the test driver, some remote drivers):
+    the sum of active domains' current memory, Nova's _sum_domain_memory_mb.
+    """
+    node_mem = raw.get('node_memory')
+    if node_mem and 'free' in node_mem:
+        avail_kb = node_mem['free'] + node_mem.get('buffers', 0) + node_mem.get('cached', 0)
+        return memory_mb - avail_kb // 1024, 'node_memory_stats'
+    return sum(d.get('current_memory_kb', d['memory_kb']) for d in active) // 1024, 'domains'
 
 
 def host_facts(raw, options):
@@ -140,41 +176,46 @@ def host_facts(raw, options):
     check_cpu_sets(shared, dedicated, online_cpus)
     ratios = dict((name, check_ratio(name, options.get(name)))
                   for name in ('cpu_allocation_ratio', 'ram_allocation_ratio', 'disk_allocation_ratio'))
-    for name in ('reserved_host_cpus', 'reserved_host_memory_mb', 'reserved_host_disk_mb'):
-        if (options.get(name) or 0) < 0:
-            raise CapacityError("%s must not be negative, got %r" % (name, options.get(name)))
+    check_reservations(options)
 
-    vcpus = len(shared) if shared is not None else len(online_cpus)
+    # Nova: a dedicated set without a shared set leaves no CPUs for unpinned
+    # guests (no VCPU inventory); without either, every online CPU is shared.
+    if shared is not None:
+        vcpus = len(shared)
+    elif dedicated is not None:
+        vcpus = 0
+    else:
+        vcpus = len(online_cpus)
     pcpus = len(dedicated) if dedicated is not None else 0
     dedicated_set = set(dedicated or ())
 
     active = [d for d in raw['domains'] if d['active']]
     vcpus_used = sum(d['vcpus'] for d in active)
     pcpu_used = sum(d['vcpus'] for d in active if _pinned_into(d, dedicated_set))
-    domains_memory_mb = sum(d['memory_kb'] for d in active) // 1024
 
-    memory_mb = raw['memory_kb'] // 1024
-    node_mem = raw.get('node_memory')
-    if node_mem:
-        used_kb = node_mem['total'] - node_mem['free'] - node_mem.get('buffers', 0) - node_mem.get('cached', 0)
-        memory_mb_used, memory_source = used_kb // 1024, 'node_memory_stats'
-    else:
-        memory_mb_used, memory_source = domains_memory_mb, 'domains'
+    memory_mb = raw['memory_mb']
+    memory_mb_used, memory_source = memory_used(raw, memory_mb, active)
 
+    # Nova's _get_local_gb_info rounds each figure down to GiB first, and
+    # disk_available_least = (free_gb * GiB - over-commit of all domains) // GiB.
     disk = raw['disk']
     local_gb = disk['total_bytes'] // GIB
     local_gb_used = disk['used_bytes'] // GIB
+    free_gb = disk['free_bytes'] // GIB
     over_commit = sum(disk_over_commit_bytes(d['disks']) for d in raw['domains'])
-    disk_available_least = (disk['free_bytes'] - over_commit) // GIB
+    disk_available_least = (free_gb * GIB - over_commit) // GIB
     disk_gb_allocated = sum(
         sum(x.get('capacity') or 0 for x in d['disks']) for d in active) // GIB
 
     reserved_disk_gb = int(math.ceil((options.get('reserved_host_disk_mb') or 0) / 1024.0))
     inventory = {
+        # Kept with total 0 when there are no shared CPUs (Nova omits it) so
+        # that consumers always find the three classes.
         'VCPU': inventory_record(vcpus, options.get('reserved_host_cpus') or 0,
                                  ratios['cpu_allocation_ratio'], vcpus_used - pcpu_used),
         'MEMORY_MB': inventory_record(memory_mb, options.get('reserved_host_memory_mb') or 0,
-                                      ratios['ram_allocation_ratio'], domains_memory_mb),
+                                      ratios['ram_allocation_ratio'],
+                                      sum(d['memory_kb'] for d in active) // 1024),
         'DISK_GB': inventory_record(local_gb, reserved_disk_gb,
                                     ratios['disk_allocation_ratio'], disk_gb_allocated),
     }

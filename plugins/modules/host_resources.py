@@ -16,7 +16,8 @@ description:
   - Reads one hypervisor through a read-only libvirt connection and returns its vCPUs, RAM and disk,
     what is used, and a placement-style inventory with reservations and overcommit ratios,
     computed as OpenStack Nova's libvirt driver and resource tracker do.
-  - Changes nothing; C(changed) is always false.
+  - Changes nothing; C(changed) is always false. The connection is read-only and closed on every path.
+  - A domain that cannot be read is skipped with a warning; the other domains are still counted.
 extends_documentation_fragment:
   - hypervisor.stats.libvirt
 options:
@@ -28,14 +29,19 @@ options:
     default: {}
   cpu_shared_set:
     description:
-      - Host CPUs that guests' shared vCPUs may use, in Nova's syntax, for example C(0-7,^3,10).
+      - Host CPUs that guests' shared vCPUs may use, in Nova's syntax, for example C(0-7,^3,10)
+        (CPUs and ranges, C(^) excludes a CPU or range).
       - When given, C(vcpus) is the size of this set instead of the number of online host CPUs.
+      - A set naming CPUs the host does not have online, or that leaves no CPUs, fails.
     type: str
   cpu_dedicated_set:
     description:
       - Host CPUs reserved for pinned guest vCPUs, in Nova's syntax; its size is C(pcpus)
         and adds a C(PCPU) inventory record.
-      - Must not overlap O(cpu_shared_set).
+      - Must not overlap O(cpu_shared_set). Given without O(cpu_shared_set), no CPUs are left for
+        unpinned guests and C(vcpus) is 0, as in Nova.
+      - An active domain whose every vCPU is pinned (C(vcpupin) or C(vcpu cpuset)) inside this set
+        counts as C(PCPU) usage; all other active domains count as C(VCPU) usage.
     type: str
   reserved_host_cpus:
     description: Host vCPUs kept for the host itself (Nova's C(reserved_host_cpus)).
@@ -146,7 +152,7 @@ ansible_facts:
           type: dict
           returned: success
         vcpus:
-          description: 'Online host CPUs, or the size of O(cpu_shared_set).'
+          description: 'Online host CPUs (nodeinfo), or the size of O(cpu_shared_set); 0 with only O(cpu_dedicated_set).'
           type: int
           returned: success
         pcpus:
@@ -162,7 +168,7 @@ ansible_facts:
           type: str
           returned: success
         vcpus_used:
-          description: 'Sum of vCPUs of active domains.'
+          description: 'Sum of the current vCPUs of active (running or paused) domains, pinned or not.'
           type: int
           returned: success
         running_vms:
@@ -170,7 +176,7 @@ ansible_facts:
           type: int
           returned: success
         memory_mb:
-          description: 'Host RAM in MiB.'
+          description: 'Host RAM in MiB, from nodeinfo (Nova''s get_memory_mb_total).'
           type: int
           returned: success
         memory_mb_used:
@@ -179,8 +185,10 @@ ansible_facts:
           returned: success
         memory_mb_used_source:
           description:
-            - C(node_memory_stats) when the driver reports host memory (total - free - buffers - cached),
-              C(domains) when it does not and the sum of active domains' memory stands in.
+            - C(node_memory_stats) when the driver reports host memory stats; then C(memory_mb_used) is
+              memory_mb - (free + buffers + cached), as Nova's get_memory_mb_used.
+            - C(domains) when it does not (for example libvirt's test driver); then the sum of the
+              current memory of active domains stands in.
           type: str
           returned: success
         free_ram_mb:
@@ -200,7 +208,13 @@ ansible_facts:
           type: int
           returned: success
         disk_available_least:
-          description: Free instance storage in GiB minus what file-backed domain disks may still grow by; may be negative.
+          description:
+            - As Nova, free instance storage (rounded down to GiB) minus the over-commitment of the disks of all
+              domains, active or not, in GiB; may be negative.
+            - Over-commitment counts file-backed qcow2 and ploop disks only, as virtual size minus the bytes
+              allocated on disk; raw files and block devices count 0.
+            - Disk sizes come from the storage volume when the disk file is in a libvirt pool, else from the
+              domain's block info.
           type: int
           returned: success
         disk_source:
@@ -208,18 +222,24 @@ ansible_facts:
           type: str
           returned: success
         cpu_info:
-          description: Host CPU C(arch), C(model), C(vendor), C(topology) (sockets, cores, threads) and C(features).
+          description: Host CPU C(arch), C(model), C(vendor), C(topology) (cells, sockets, cores, threads) and
+            C(features), from the capabilities XML (nodeinfo fills a missing topology or arch).
           type: dict
           returned: success
         numa_topology:
-          description: C(cells), each with C(id), C(cpus) and C(memory_mb).
+          description: C(cells) from the capabilities XML, each with C(id), C(cpus), C(memory_mb) and C(siblings)
+            (lists of SMT thread siblings).
           type: dict
           returned: success
         inventory:
           description:
             - Per resource class (C(VCPU), C(MEMORY_MB), C(DISK_GB), and C(PCPU) with a dedicated set) a record with
               C(total), C(reserved), C(allocation_ratio), C(min_unit), C(max_unit), C(step_size), C(used) (allocated to
-              active domains), C(capacity) = (total - reserved) * allocation_ratio and C(free) = capacity - used.
+              active domains), C(capacity) = (total - reserved) * allocation_ratio rounded down and C(free) = capacity - used.
+            - C(used) is, for C(VCPU), the vCPUs of active domains not pinned into O(cpu_dedicated_set); for C(PCPU),
+              those pinned into it; for C(MEMORY_MB), the maximum memory of active domains; for C(DISK_GB), the virtual
+              sizes of active domains' disks (CD-ROMs excluded).
+            - C(VCPU) is kept with C(total) 0 when there are no shared CPUs (Nova would omit it).
           type: dict
           returned: success
           sample:
@@ -260,6 +280,8 @@ def main():
         facts = host_facts(raw, params)
     except (CapacityError, LookupError) as exc:
         lm.module.fail_json(msg=str(exc), uri=lm.uri)
+    for warning in raw['warnings']:
+        lm.module.warn(warning)
     lm.module.exit_json(changed=False, ansible_facts={'host_resources': facts})
 
 
