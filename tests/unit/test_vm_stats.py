@@ -1,0 +1,186 @@
+"""Pure arithmetic of vm_stats (issue 3): bulk records and per-domain answers on plain dicts.
+
+BULK_RECORD is what libvirt 9.0 answered for one of the integration guests
+(`virsh domstats` output, trimmed), so the key names are real ones.
+"""
+
+import os
+import random
+import sys
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, '.collections'))
+
+from ansible_collections.hypervisor.stats.plugins.module_utils.vm_stats import (  # noqa: E402
+    cpu_utilization, monitor_data_missing, record_has_groups, timed_out_vm, vm_from_bulk_record,
+    vm_from_calls, vm_stats_facts)
+from ansible_collections.hypervisor.stats.plugins.module_utils.libvirt_vm_stats import run_until  # noqa: E402
+
+UUID = '250b083c-bab2-4712-af91-5205650fa683'
+BULK_RECORD = {
+    'state.state': 1, 'state.reason': 1,
+    'cpu.time': 2294004000, 'cpu.user': 1989517000, 'cpu.system': 199763000,
+    'balloon.current': 98304, 'balloon.maximum': 98304, 'balloon.unused': 34000,
+    'balloon.available': 62144, 'balloon.usable': 40496, 'balloon.rss': 204468,
+    'vcpu.current': 1, 'vcpu.maximum': 1, 'vcpu.0.state': 1, 'vcpu.0.time': 2030000000,
+    'net.count': 1, 'net.0.name': 'hsvm0', 'net.0.rx.bytes': 824, 'net.0.rx.pkts': 10, 'net.0.rx.errs': 1,
+    'net.0.rx.drop': 2, 'net.0.tx.bytes': 754, 'net.0.tx.pkts': 9, 'net.0.tx.errs': 3, 'net.0.tx.drop': 4,
+    'block.count': 2,
+    'block.0.name': 'vda', 'block.0.path': '/var/lib/libvirt/images/hs-guest-0.raw', 'block.0.backingIndex': 2,
+    'block.0.rd.reqs': 12, 'block.0.rd.bytes': 1315328, 'block.0.rd.times': 4234393,
+    'block.0.wr.reqs': 2, 'block.0.wr.bytes': 524288, 'block.0.wr.times': 489190,
+    'block.1.name': 'hdc', 'block.1.path': '/var/lib/libvirt/images/hs-guest-0.iso', 'block.1.backingIndex': 1,
+    'block.1.rd.reqs': 1, 'block.1.rd.bytes': 2048, 'block.1.wr.reqs': 0, 'block.1.wr.bytes': 0,
+}
+
+
+def renumber(record, prefix, order):
+    """The same record with the devices of ``prefix`` listed in another order."""
+    out = dict((k, v) for k, v in record.items() if not k.startswith(prefix + '.'))
+    out[prefix + '.count'] = record[prefix + '.count']
+    for new, old in enumerate(order):
+        for k, v in record.items():
+            if k.startswith('%s.%d.' % (prefix, old)):
+                out['%s.%d.%s' % (prefix, new, k[len('%s.%d.' % (prefix, old)):])] = v
+    return out
+
+
+def test_bulk_record_maps_every_field():
+    vm = vm_from_bulk_record('hs-guest-0', UUID, 3, BULK_RECORD, disk_targets={'vda'})
+    assert vm['name'] == 'hs-guest-0' and vm['uuid'] == UUID and vm['domain_id'] == 3
+    assert vm['state'] == 'running' and vm['vcpus'] == 1 and vm['cpu_time_ns'] == 2294004000
+    assert vm['cpu_utilization'] is None and vm['timed_out'] is False
+    assert vm['memory'] == {'max_kb': 98304, 'actual_kb': 98304, 'unused_kb': 34000,
+                            'available_kb': 62144, 'rss_kb': 204468}
+    assert vm['disks'] == {'vda': {'rd_bytes': 1315328, 'wr_bytes': 524288, 'rd_req': 12, 'wr_req': 2}}
+    assert vm['nics'] == {'hsvm0': {'rx_bytes': 824, 'tx_bytes': 754, 'rx_packets': 10, 'tx_packets': 9,
+                                    'rx_errs': 1, 'tx_errs': 3, 'rx_drop': 2, 'tx_drop': 4}}
+    assert vm['totals'] == {'network_read_kb': 824 / 1024.0, 'network_write_kb': 754 / 1024.0,
+                            'disk_read_kb': 1315328 / 1024.0, 'disk_write_kb': 524288 / 1024.0,
+                            'disk_read_ios': 12, 'disk_write_ios': 2}
+
+
+def test_cdrom_is_left_out_only_when_the_xml_says_so():
+    kept = vm_from_bulk_record('g', UUID, 3, BULK_RECORD, disk_targets=None)
+    assert set(kept['disks']) == {'vda', 'hdc'}
+    assert kept['totals']['disk_read_ios'] == 13
+    assert set(vm_from_bulk_record('g', UUID, 3, BULK_RECORD, {'vda'})['disks']) == {'vda'}
+
+
+def test_devices_are_matched_by_name_not_position():
+    two_nics = dict(BULK_RECORD)
+    two_nics.update({'net.count': 2, 'net.1.name': 'hsvm9', 'net.1.rx.bytes': 5, 'net.1.tx.bytes': 6,
+                     'net.1.rx.pkts': 7, 'net.1.tx.pkts': 8, 'net.1.rx.errs': 0, 'net.1.tx.errs': 0,
+                     'net.1.rx.drop': 0, 'net.1.tx.drop': 0})
+    reference = vm_from_bulk_record('g', UUID, 3, two_nics, {'vda'})
+    swapped = renumber(renumber(two_nics, 'block', [1, 0]), 'net', [1, 0])
+    assert swapped['block.0.name'] == 'hdc' and swapped['net.0.name'] == 'hsvm9'
+    assert vm_from_bulk_record('g', UUID, 3, swapped, {'vda'}) == reference
+    assert reference['nics']['hsvm9']['rx_bytes'] == 5
+    assert reference['totals']['network_read_kb'] == (824 + 5) / 1024.0
+
+
+def test_backing_layers_do_not_replace_the_disk():
+    layered = dict(BULK_RECORD)
+    layered.update({'block.count': 3, 'block.2.name': 'vda', 'block.2.backingIndex': 3,
+                    'block.2.rd.reqs': 999, 'block.2.rd.bytes': 999, 'block.2.wr.reqs': 999,
+                    'block.2.wr.bytes': 999})
+    assert vm_from_bulk_record('g', UUID, 3, layered, {'vda'})['disks']['vda']['rd_req'] == 12
+
+
+def test_missing_counter_makes_the_total_null_not_smaller():
+    nowait = dict((k, v) for k, v in BULK_RECORD.items() if not k.startswith('block.0.rd') and
+                  not k.startswith('block.0.wr') and not k.startswith('balloon.unused'))
+    vm = vm_from_bulk_record('g', UUID, 3, nowait, {'vda'})
+    assert vm['disks']['vda']['rd_bytes'] is None
+    assert vm['totals']['disk_read_kb'] is None and vm['totals']['disk_write_ios'] is None
+    assert vm['totals']['network_read_kb'] == 824 / 1024.0
+    assert vm['memory']['unused_kb'] is None
+    assert monitor_data_missing(nowait) and not monitor_data_missing(BULK_RECORD)
+
+
+def test_inactive_domain_has_no_runtime_counters():
+    record = {'state.state': 5, 'state.reason': 2, 'balloon.current': 1024, 'balloon.maximum': 2048,
+              'vcpu.current': 2, 'vcpu.maximum': 2, 'block.count': 1, 'block.0.name': 'vda',
+              'block.0.capacity': 10}
+    vm = vm_from_bulk_record('off', UUID, -1, record)
+    assert vm['state'] == 'shutoff' and vm['domain_id'] is None and vm['cpu_time_ns'] is None
+    assert vm['disks'] == {} and vm['nics'] == {}
+    assert vm['memory']['max_kb'] == 2048 and vm['memory']['rss_kb'] is None
+    assert set(vm['totals'].values()) == {None}
+    assert record_has_groups(record, active=False)
+    assert not record_has_groups({'state.state': 1}, active=True)
+    assert not record_has_groups({'state.state': 1, 'vcpu.current': 1}, active=True)
+
+
+def test_per_domain_calls_give_the_same_vm_as_the_bulk_record():
+    info = [1, 98304, 98304, 1, 2294004000]
+    block = {'vda': (12, 1315328, 2, 524288, -1)}             # rd_req, rd_bytes, wr_req, wr_bytes, errs
+    nics = {'hsvm0': (824, 10, 1, 2, 754, 9, 3, 4)}            # rx bytes/pkts/errs/drop, tx ...
+    memory = {'actual': 98304, 'unused': 34000, 'available': 62144, 'rss': 204468, 'usable': 40496}
+    by_calls = vm_from_calls('hs-guest-0', UUID, 3, info, block, nics, memory)
+    assert by_calls == vm_from_bulk_record('hs-guest-0', UUID, 3, BULK_RECORD, {'vda'})
+
+
+def test_per_domain_device_without_answer_has_null_counters():
+    vm = vm_from_calls('g', UUID, 3, [1, 10, 10, 2, 5], {'vda': None, 'vdb': (1, 2, 3, 4, 0)}, {}, None)
+    assert vm['disks']['vda']['rd_bytes'] is None and vm['disks']['vdb']['wr_bytes'] == 4
+    assert vm['totals']['disk_read_kb'] is None
+    assert vm['totals']['network_read_kb'] == 0  # no NIC: nothing received
+    assert vm['memory']['rss_kb'] is None and vm['memory']['actual_kb'] == 10
+
+
+def test_cpu_utilization_is_share_of_the_vcpus_and_clamped():
+    assert cpu_utilization(0, 1e9, 2.0, 1) == 50.0
+    assert cpu_utilization(0, 1e9, 2.0, 4) == 12.5
+    assert cpu_utilization(0, 9e9, 1.0, 2) == 100.0
+    assert cpu_utilization(5e9, 1e9, 1.0, 2) == 0.0   # counter went back (domain restarted)
+    assert cpu_utilization(None, 1e9, 1.0, 2) is None
+    assert cpu_utilization(0, 1e9, 0, 2) is None
+    assert cpu_utilization(0, 1e9, 1.0, 0) is None
+
+
+def test_facts_are_keyed_by_uuid():
+    vms = [timed_out_vm('a', 'u1', 4, 1), vm_from_bulk_record('b', 'u2', 5, BULK_RECORD)]
+    facts = vm_stats_facts('host1', 'qemu:///system', 1700000000, vms)
+    assert set(facts) == {'hypervisor_hostname', 'uri', 'collected_at', 'vms'}
+    assert facts['vms']['u1']['timed_out'] is True and facts['vms']['u1']['state'] == 'running'
+    assert facts['vms']['u1']['cpu_time_ns'] is None
+    assert facts['vms']['u2']['name'] == 'b'
+
+
+def test_run_until_abandons_a_blocked_job_at_the_deadline():
+    release = threading.Event()
+    jobs = {'stuck': release.wait, 'quick': lambda: 42, 'fails': lambda: 1 / 0}
+    started = time.monotonic()
+    answers = run_until(jobs, time.monotonic() + 0.5)
+    elapsed = time.monotonic() - started
+    release.set()
+    assert 0.4 < elapsed < 2.0
+    assert 'stuck' not in answers
+    assert answers['quick'] == (True, 42)
+    assert answers['fails'][0] is False and isinstance(answers['fails'][1], ZeroDivisionError)
+
+
+def test_run_until_runs_jobs_concurrently():
+    jobs = dict((i, lambda: time.sleep(0.3)) for i in range(8))
+    started = time.monotonic()
+    answers = run_until(jobs, time.monotonic() + 5, workers=8)
+    assert len(answers) == 8 and time.monotonic() - started < 1.5
+
+
+def test_shuffled_device_order_many_times():
+    rng = random.Random(3)
+    record = dict(BULK_RECORD)
+    record['block.count'] = 6
+    for i in range(2, 6):
+        record.update({'block.%d.name' % i: 'vd%s' % 'bcde'[i - 2], 'block.%d.rd.reqs' % i: i,
+                       'block.%d.rd.bytes' % i: i * 512, 'block.%d.wr.reqs' % i: i * 2,
+                       'block.%d.wr.bytes' % i: i * 1024})
+    reference = vm_from_bulk_record('g', UUID, 3, record, None)
+    for _ in range(20):
+        order = list(range(6))
+        rng.shuffle(order)
+        assert vm_from_bulk_record('g', UUID, 3, renumber(record, 'block', order), None) == reference
