@@ -104,9 +104,11 @@ EXAMPLES = r'''
 '''
 
 import os
+import re
 import tempfile
 import time
 
+from ansible import constants as C
 from ansible.plugins.callback import CallbackBase
 
 from ansible_collections.hypervisor.stats.plugins.module_utils.cluster import ClusterError, compile_group_by
@@ -122,6 +124,9 @@ FILE_MODE = 0o640
 DIR_MODE = 0o750
 # Modules whose failure is itself capacity news, even when ignored.
 STATS_MODULES = ('host_resources', 'vm_stats')
+# Stdout callbacks whose output programs parse; the table must not land in it.
+MACHINE_STDOUT_CALLBACKS = ('json', 'jsonl')
+LOOP_VAR_ONLY = re.compile(r'^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$')
 
 
 def write_atomic(path, text, mode=FILE_MODE):
@@ -151,6 +156,10 @@ def _censored(result):
 def _is_stats_task(task):
     action = getattr(task, 'resolved_action', None) or getattr(task, 'action', None) or ''
     return str(action).rsplit('.', 1)[-1] in STATS_MODULES
+
+
+def _machine_readable_stdout():
+    return str(getattr(C, 'DEFAULT_STDOUT_CALLBACK', '')).rsplit('.', 1)[-1] in MACHINE_STDOUT_CALLBACKS
 
 
 class CallbackModule(CallbackBase):
@@ -193,24 +202,33 @@ class CallbackModule(CallbackBase):
 
     # --- collecting ----------------------------------------------------------
 
-    def _facts_host(self, result):
-        """Facts set with delegate_facts belong to the delegated host."""
+    @staticmethod
+    def _facts_host(result, item=None):
+        """The host facts belong to: with delegate_facts, the delegated host when it can be told
+        without templating (a plain name, or the loop variable as collect.yml uses it)."""
+        host = result._host.get_name()
         task = result._task
         delegate_to = getattr(task, 'delegate_to', None)
-        if getattr(task, 'delegate_facts', False) and isinstance(delegate_to, str) and '{{' not in delegate_to:
+        if not getattr(task, 'delegate_facts', False) or not isinstance(delegate_to, str):
+            return host
+        if '{{' not in delegate_to:
             return delegate_to
-        return result._host.get_name()
+        loop_var = LOOP_VAR_ONLY.match(delegate_to)
+        if item is not None and loop_var and loop_var.group(1) == item.get('ansible_loop_var', 'item'):
+            value = item.get(loop_var.group(1))
+            if isinstance(value, str):
+                return value
+        return host
 
     def v2_runner_on_ok(self, result):
         if _censored(result):
             return
-        host = self._facts_host(result)
         if _is_stats_task(result._task):
             self.stats_task_seen = True
-        self.inputs.add_facts(host, result._result.get('ansible_facts'))
+        self.inputs.add_facts(self._facts_host(result), result._result.get('ansible_facts'))
         for item in result._result.get('results') or []:
             if isinstance(item, dict) and not item.get('_ansible_no_log'):
-                self.inputs.add_facts(host, item.get('ansible_facts'))
+                self.inputs.add_facts(self._facts_host(result, item), item.get('ansible_facts'))
 
     def _problem(self, result, status, ignored=False):
         stats_task = _is_stats_task(result._task)
@@ -238,11 +256,15 @@ class CallbackModule(CallbackBase):
             return
         written = self._write_files(doc)
         if 'table' in self.formats:
-            self._display.banner('CAPACITY REPORT')
-            self._display.display(render_table(doc))
+            text = render_table(doc)
             if written:
-                self._display.display('\nWritten to %s: %s' % (self.output_dir, ', '.join(
-                    os.path.basename(path) for path in written)))
+                text += '\n\nWritten to %s: %s' % (self.output_dir, ', '.join(os.path.basename(p) for p in written))
+            if _machine_readable_stdout():
+                # keep a JSON stdout parseable: the table goes to stderr, which job logs show too
+                self._display.display('CAPACITY REPORT\n' + text, stderr=True)
+            else:
+                self._display.banner('CAPACITY REPORT')
+                self._display.display(text)
         elif written:
             self._display.vv('capacity_report: wrote %s' % ', '.join(written))
 

@@ -186,7 +186,9 @@ def _cluster(inputs, expression, group_by):
     groups by the callback's own group_by when set, else as the playbook grouped them."""
     facts = [f for _name, f in sorted(inputs.host_resources.items()) if isinstance(f, dict)]
     if isinstance(inputs.cluster, dict):
-        source, data = 'cluster_totals', inputs.cluster
+        # collect.yml stores {collected_at, group, hosts_collected, hosts_missed, totals: <cluster_totals>}
+        source = 'cluster_totals'
+        data = inputs.cluster['totals'] if isinstance(inputs.cluster.get('totals'), dict) else inputs.cluster
     else:
         source, data = 'hosts', cluster_totals(facts)
     cluster = _totals_section(data)

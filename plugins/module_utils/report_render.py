@@ -148,16 +148,6 @@ def summary_text(doc):
     return text
 
 
-def flavor_lines(doc):
-    lines = []
-    for flavor, fits in doc['cluster']['fits'].items():
-        text = '%s: %s more' % (flavor, '-' if fits['total'] is None else fits['total'])
-        if fits['groups']:
-            text += ' (%s)' % ', '.join('%s %s' % (g, '-' if n is None else n) for g, n in fits['groups'].items())
-        lines.append(text)
-    return lines
-
-
 # --- table -------------------------------------------------------------------
 
 def _fit(text, width):
@@ -232,6 +222,24 @@ def _capacity_table(doc, width):
     return out + lines[1 + len(rows):]
 
 
+def fits_rows(doc):
+    """Header and rows of the flavor fits: one row per flavor, the cluster then each group."""
+    fits = doc['cluster']['fits']
+    groups = sorted(set(g for entry in fits.values() for g in entry['groups']))
+    rows = [[flavor, entry['total']] + [entry['groups'].get(g) for g in groups] for flavor, entry in fits.items()]
+    return ['FLAVOR', 'CLUSTER'] + groups, [['-' if c is None else str(c) for c in row] for row in rows]
+
+
+def _fits_table(doc, width):
+    header, rows = fits_rows(doc)
+    if not rows:
+        return []
+    if sum(len(h) + 2 for h in header) + 2 > width:  # too many groups for one line: the cluster only
+        header, rows = header[:2], [row[:2] for row in rows]
+    return (['', 'Flavor fits (how many more instances, counted host by host):']
+            + text_columns(header, rows, right=set(range(1, len(header))), width=width, indent='  '))
+
+
 def render_table(doc, width=80):
     """The report as plain text at most ``width`` columns wide, without colour."""
     lines = ['%s. %s.' % (utc_text(doc['generated_at']), summary_text(doc))]
@@ -245,9 +253,7 @@ def render_table(doc, width=80):
         free = ', '.join('%s %s' % (amount(rc, inventory[rc]['free']), HEADROOM_UNITS[rc])
                          for rc in TABLE_RESOURCES if rc in inventory)
         lines += [''] + textwrap.wrap('Headroom: %s free in the cluster.' % free, width)
-    fits = flavor_lines(doc)
-    if fits:
-        lines += textwrap.wrap('Flavor fits: %s.' % '; '.join(fits), width, subsequent_indent='  ')
+    lines += _fits_table(doc, width)
     for kind in ('cpu', 'disk', 'network'):
         header, rows = top_rows(doc, kind)
         if rows:
@@ -535,7 +541,7 @@ def _legend():
                                                 for item in items)
 
 
-def _capacity_rows(entries, missing=()):
+def _capacity_rows(entries, missing=(), first='Host'):
     rows = []
     for label, extra, vms, inventory in entries:
         rows.append('<tr><th scope="row">%s%s</th><td class="num">%s</td>%s</tr>' % (
@@ -545,8 +551,8 @@ def _capacity_rows(entries, missing=()):
         rows.append('<tr><th scope="row">%s<span class="badge">%s</span></th><td class="num">-</td>'
                     '<td class="missing" colspan="3">no capacity data this run</td></tr>'
                     % (_h(problem['host']), _h(problem['status'])))
-    return ('<table class="capacity"><thead><tr><th>Host</th><th class="num">Running VMs</th><th>vCPU</th>'
-            '<th>RAM</th><th>Disk</th></tr></thead><tbody>%s</tbody></table>' % ''.join(rows))
+    return ('<table class="capacity"><thead><tr><th>%s</th><th class="num">Running VMs</th><th>vCPU</th>'
+            '<th>RAM</th><th>Disk</th></tr></thead><tbody>%s</tbody></table>' % (first, ''.join(rows)))
 
 
 def _cards(cluster):
@@ -586,15 +592,12 @@ def render_html(doc):
     if cluster['groups']:
         entries = [(group, '', totals['running_vms'], totals['inventory']) for group, totals in cluster['groups'].items()]
         out.append('<h2>Groups%s</h2><section class="panel" id="groups">%s</section>' % (
-            _h(' by %s' % cluster['group_by'] if cluster['group_by'] else ''), _capacity_rows(entries)))
+            _h(' by %s' % cluster['group_by'] if cluster['group_by'] else ''), _capacity_rows(entries, first='Group')))
     if cluster['fits']:
-        groups = sorted(set(g for fits in cluster['fits'].values() for g in fits['groups']))
-        rows = [[flavor, fits['total']] + [fits['groups'].get(g) for g in groups]
-                for flavor, fits in cluster['fits'].items()]
-        rows = [['-' if c is None else c for c in row] for row in rows]
+        header, rows = fits_rows(doc)
         out.append('<h2>Flavor fits</h2><section class="panel" id="flavors"><p class="cap">How many more instances '
                    'of each flavor fit, counted host by host (an instance never spans hosts).</p>%s</section>'
-                   % _simple_table(['Flavor', 'Cluster'] + groups, rows, 1))
+                   % _simple_table(header, rows, 1))
     if doc['hosts']:
         entries = []
         for host in ordered_hosts(doc):
