@@ -59,14 +59,3 @@ def redis_server(tmp_path):
         yield server
     finally:
         server.stop()
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    """A real redis-server on 127.0.0.1 (free port, data saved on shutdown), stopped after the test."""
-    from redis_server import RedisServer
-    server = RedisServer(str(tmp_path / 'redis')).start()
-    try:
-        yield server
-    finally:
-        server.stop()
