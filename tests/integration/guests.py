@@ -210,9 +210,6 @@ def domain_xml(name, index, kernel, initrd, disk, cdrom, tap, console, log):
     <interface type='ethernet'>
       <mac address='52:54:00:77:00:%(index)02x'/>
       <target dev='%(tap)s' managed='yes'/>
-      <source>
-        <ip address='%(host)s' prefix='30'/>
-      </source>
       <model type='virtio'/>
     </interface>
     <serial type='unix'>
@@ -253,6 +250,14 @@ class Guest:
         self.host_address = host_address(index)
         self.guest_address = guest_address(index)
         self.uuid = self.domain().UUIDString()
+
+    def address_tap(self):
+        """Give the host side of the tap its address (libvirt recreates the tap on every start).
+
+        Not done with libvirt's <source><ip/></source>: libvirt re-adds that address
+        on every resume and fails because it is already there."""
+        subprocess.run(['ip', 'addr', 'replace', '%s/30' % self.host_address, 'dev', self.tap], check=True)
+        subprocess.run(['ip', 'link', 'set', self.tap, 'up'], check=True)
 
     def domain(self):
         """The libvirt domain, looked up afresh (read-write connection)."""
@@ -319,6 +324,7 @@ class Guest:
         """Start a destroyed persistent guest again; wait_ready() to wait for its boot."""
         self._truncate_log()
         self.domain().create()
+        self.address_tap()
 
     def _truncate_log(self):
         try:
@@ -377,6 +383,7 @@ class GuestPool:
                 self.conn.createXML(xml, 0)
         guest = Guest(self.conn, name, index, tap, console, log, persistent)
         self.guests.append(guest)
+        guest.address_tap()
         return guest
 
     def boot(self, count, timeout=180):

@@ -1,0 +1,193 @@
+"""vm_stats on real QEMU guests under a real libvirtd (issue 3).
+
+The guests (fixture ``guests``, see guests.py) read and write their disk and
+ping the host side of their tap every ~2 s, so counters move on their own.
+The module runs through ansible-playbook, except where the point is to act
+between two steps of the collection (a guest destroyed mid-collection).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import libvirt
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, '.collections'))
+
+from ansible_collections.hypervisor.stats.plugins.module_utils.libvirt_vm_stats import collect  # noqa: E402
+
+pytestmark = pytest.mark.guests
+
+
+def vm_stats(tmp_path, uri, **options):
+    """Run the module in a playbook; returns (facts, warnings, seconds ansible-playbook took)."""
+    args = dict(options, uri=uri)
+    play = tmp_path / 'vm_stats.yml'
+    play.write_text(textwrap.dedent('''\
+        - hosts: localhost
+          gather_facts: false
+          tasks:
+            - hypervisor.stats.vm_stats: %s
+              register: out
+            - ansible.builtin.copy:
+                content: "{{ out | to_json }}"
+                dest: %s
+        ''' % (json.dumps(args), tmp_path / 'out.json')))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, '.collections'),
+               ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'))
+    started = time.monotonic()
+    proc = subprocess.run([os.path.join(ROOT, '.venv', 'bin', 'ansible-playbook'), '-i', 'localhost,', '-c', 'local',
+                           '-e', 'ansible_python_interpreter=' + sys.executable, str(play)],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    elapsed = time.monotonic() - started
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = json.loads((tmp_path / 'out.json').read_text())
+    return out['ansible_facts']['vm_stats'], out.get('warnings', []), elapsed
+
+
+def domstats(uri, name):
+    """``virsh domstats --raw`` of one domain as a dict."""
+    out = subprocess.run(['virsh', '-r', '-c', uri, 'domstats', '--raw', name], capture_output=True, text=True,
+                         check=True, timeout=60).stdout
+    stats = {}
+    for line in out.splitlines():
+        if '=' in line:
+            key, value = line.strip().split('=', 1)
+            stats[key] = int(value) if value.lstrip('-').isdigit() else value
+    return stats
+
+
+def devices(stats, prefix):
+    """{device name: {field: value}} from domstats keys such as block.1.rd.bytes."""
+    found = {}
+    for i in range(stats.get(prefix + '.count', 0)):
+        base = '%s.%d.' % (prefix, i)
+        found[stats[base + 'name']] = dict((k[len(base):], v) for k, v in stats.items() if k.startswith(base))
+    return found
+
+
+def names(pool):
+    return [g.name for g in pool.guests]
+
+
+def test_counters_agree_with_virsh_domstats(guests, libvirtd, tmp_path):
+    # Paused guests do no I/O, so the module and virsh, taken one after the
+    # other, must agree exactly on device counters.
+    for g in guests.guests:
+        g.domain().suspend()
+    try:
+        facts, warnings, _ = vm_stats(tmp_path, libvirtd, domains=names(guests))
+        virsh = dict((g.uuid, domstats(libvirtd, g.name)) for g in guests.guests)
+    finally:
+        for g in guests.guests:
+            g.domain().resume()
+    assert warnings == []
+    assert facts['uri'] == libvirtd and facts['hypervisor_hostname']
+    assert set(facts['vms']) == set(g.uuid for g in guests.guests)
+    for g in guests.guests:
+        vm, ref = facts['vms'][g.uuid], virsh[g.uuid]
+        assert vm['name'] == g.name and vm['state'] == 'paused' and vm['timed_out'] is False
+        assert vm['domain_id'] == g.domain().ID() and vm['vcpus'] == ref['vcpu.current'] == 1
+        blocks, nets = devices(ref, 'block'), devices(ref, 'net')
+        assert set(blocks) == {'vda', 'hdc'} and set(vm['disks']) == {'vda'}   # CD-ROM hdc left out
+        assert vm['disks']['vda'] == {'rd_bytes': blocks['vda']['rd.bytes'], 'wr_bytes': blocks['vda']['wr.bytes'],
+                                      'rd_req': blocks['vda']['rd.reqs'], 'wr_req': blocks['vda']['wr.reqs']}
+        assert blocks['vda']['rd.bytes'] > 0 and blocks['vda']['wr.bytes'] > 0   # the guest did I/O
+        assert set(vm['nics']) == {g.tap} == set(nets)
+        nic, ref_nic = vm['nics'][g.tap], nets[g.tap]
+        for ours, theirs in (('rx_bytes', 'rx.bytes'), ('tx_bytes', 'tx.bytes'), ('rx_packets', 'rx.pkts'),
+                             ('tx_packets', 'tx.pkts'), ('rx_errs', 'rx.errs'), ('tx_errs', 'tx.errs'),
+                             ('rx_drop', 'rx.drop'), ('tx_drop', 'tx.drop')):
+            assert nic[ours] == ref_nic[theirs], ours
+        assert ref_nic['tx.pkts'] > 0 and ref_nic['rx.pkts'] > 0   # pings went both ways
+        assert vm['totals'] == {
+            'disk_read_kb': blocks['vda']['rd.bytes'] / 1024.0, 'disk_write_kb': blocks['vda']['wr.bytes'] / 1024.0,
+            'disk_read_ios': blocks['vda']['rd.reqs'], 'disk_write_ios': blocks['vda']['wr.reqs'],
+            'network_read_kb': ref_nic['rx.bytes'] / 1024.0, 'network_write_kb': ref_nic['tx.bytes'] / 1024.0}
+        for ours, theirs in (('max_kb', 'balloon.maximum'), ('actual_kb', 'balloon.current'),
+                             ('unused_kb', 'balloon.unused'), ('available_kb', 'balloon.available')):
+            assert vm['memory'][ours] == ref[theirs], ours
+        assert vm['memory']['max_kb'] == 96 * 1024 and vm['memory']['rss_kb'] > 0
+        # QEMU's own threads still run while the guest is paused: cpu time may only grow.
+        assert 0 < vm['cpu_time_ns'] <= ref['cpu.time']
+        assert vm['cpu_utilization'] is None
+
+
+def test_counters_grow_between_two_runs(guests, libvirtd, tmp_path):
+    first, _, _ = vm_stats(tmp_path, libvirtd, domains=names(guests))
+    time.sleep(5)   # two rounds of the guests' traffic loop
+    second, _, _ = vm_stats(tmp_path, libvirtd, domains=names(guests))
+    for g in guests.guests:
+        a, b = first['vms'][g.uuid], second['vms'][g.uuid]
+        assert b['cpu_time_ns'] > a['cpu_time_ns']
+        for total in ('disk_read_kb', 'disk_write_kb', 'disk_read_ios', 'disk_write_ios',
+                      'network_read_kb', 'network_write_kb'):
+            assert b['totals'][total] > a['totals'][total], (g.name, total)
+        assert b['nics'][g.tap]['tx_packets'] > a['nics'][g.tap]['tx_packets']
+    assert second['collected_at'] >= first['collected_at'] + 5
+
+
+def test_cpu_utilization_is_plausible(guests, libvirtd, tmp_path):
+    busy, idle = guests.guests[0], guests.guests[1]
+    busy.run('burn 20')
+    time.sleep(1)
+    facts, _, elapsed = vm_stats(tmp_path, libvirtd, domains=names(guests), cpu_sample_seconds=3)
+    assert elapsed >= 3
+    busy_util = facts['vms'][busy.uuid]['cpu_utilization']
+    idle_util = facts['vms'][idle.uuid]['cpu_utilization']
+    # One vCPU spinning under TCG on a shared 2-core machine: well above idle, never above 100.
+    assert 30 <= busy_util <= 100, busy_util
+    assert 0 <= idle_util < busy_util, (idle_util, busy_util)
+
+
+def test_sigstopped_qemu_times_out_and_the_others_are_returned(guests, libvirtd, tmp_path):
+    stuck, fine = guests.guests[0], guests.guests[1]
+    _, _, baseline = vm_stats(tmp_path, libvirtd, domains=names(guests))
+    timeout = 4
+    with stuck.frozen():
+        facts, warnings, elapsed = vm_stats(tmp_path, libvirtd, domains=names(guests), timeout=timeout)
+    # Ends within the timeout plus a small margin (plus what ansible-playbook needs anyway).
+    assert elapsed - baseline < timeout + 3, (elapsed, baseline)
+    assert facts['vms'][stuck.uuid]['timed_out'] is True
+    assert any(stuck.name in w and 'timed_out' in w for w in warnings), warnings
+    other = facts['vms'][fine.uuid]
+    assert other['timed_out'] is False and other['disks']['vda']['rd_bytes'] > 0
+    assert other['totals']['disk_read_kb'] > 0
+    # Once QEMU runs again, its monitor answers and the VM is read in full.
+    deadline = time.time() + 60
+    while True:
+        again, warnings, _ = vm_stats(tmp_path, libvirtd, domains=[stuck.name], timeout=timeout)
+        if not again['vms'][stuck.uuid]['timed_out'] or time.time() > deadline:
+            break
+        time.sleep(2)
+    assert again['vms'][stuck.uuid]['timed_out'] is False
+    assert again['vms'][stuck.uuid]['totals']['disk_read_kb'] > 0 and warnings == []
+
+
+def test_guest_destroyed_mid_collection_is_skipped(guests, libvirtd):
+    # The module's collection is called directly so that guests can be destroyed
+    # exactly between listing and reading: a transient one (it vanishes) and a
+    # persistent one (it is shut off, so no longer in the selected states).
+    gone = guests.transient('vanish')
+    stopped = guests.guests[1]
+    conn = libvirt.openReadOnly(libvirtd)
+    try:
+        def destroy_after_listing(domains):
+            assert gone.uuid in [d.UUIDString() for d in domains]
+            gone.destroy()
+            stopped.destroy()
+        result = collect(conn, ['running', 'paused'], names=names(guests) + [gone.name],
+                         hooks={'after_list': destroy_after_listing})
+    finally:
+        conn.close()
+        if not stopped.domain().isActive():
+            stopped.start()
+    assert sorted(result.vanished) == sorted([gone.name, stopped.name])
+    assert [vm['name'] for vm in result.vms] == [guests.guests[0].name]
+    assert result.vms[0]['disks']['vda']['rd_bytes'] > 0 and result.warnings == []
+    stopped.wait_ready()
