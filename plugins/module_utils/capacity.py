@@ -116,6 +116,8 @@ def inventory_record(total, reserved, allocation_ratio, used):
     }
 
 
+# Disks held by the host's own storage; network disks (Ceph, iSCSI, NBD ...) live elsewhere.
+LOCAL_DISK_TYPES = ('file', 'block')
 # Formats whose files grow up to their virtual size (Nova's list).
 SPARSE_FORMATS = ('qcow2', 'ploop')
 
@@ -204,8 +206,8 @@ def host_facts(raw, options):
     free_gb = disk['free_bytes'] // GIB
     over_commit = sum(disk_over_commit_bytes(d['disks']) for d in raw['domains'])
     disk_available_least = (free_gb * GIB - over_commit) // GIB
-    disk_gb_allocated = sum(
-        sum(x.get('capacity') or 0 for x in d['disks']) for d in active) // GIB
+    disk_gb_allocated = sum(x.get('capacity') or 0 for d in active for x in d['disks']
+                            if x.get('type') in LOCAL_DISK_TYPES) // GIB
 
     reserved_disk_gb = int(math.ceil((options.get('reserved_host_disk_mb') or 0) / 1024.0))
     inventory = {

@@ -87,8 +87,8 @@ class LibvirtModule:
         kwargs.setdefault('supports_check_mode', True)
         self.module = AnsibleModule(argument_spec=spec, **kwargs)
         if libvirt is None:
-            self.module.fail_json(msg=missing_required_lib('libvirt-python'),
-                                  exception=LIBVIRT_IMPORT_ERROR)
+            # A clear message only: the import traceback would add nothing the message lacks.
+            self.module.fail_json(msg=missing_required_lib('libvirt-python'))
         self.params = self.module.params
         self.uri = self.params['uri']
         self.conn = None

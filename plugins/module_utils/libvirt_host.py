@@ -17,7 +17,8 @@ import time
 import xml.etree.ElementTree as ET
 from xml.sax.saxutils import unescape
 
-from ansible_collections.hypervisor.stats.plugins.module_utils.capacity import CapacityError, parse_cpu_set
+from ansible_collections.hypervisor.stats.plugins.module_utils.capacity import (
+    LOCAL_DISK_TYPES, CapacityError, parse_cpu_set)
 
 try:
     import libvirt
@@ -86,10 +87,10 @@ def parse_capabilities(xml_text):
 
 
 def _fill_topology_from_nodeinfo(cpu_info, info):
-    # nodeinfo: [model, memory MiB, cpus, mhz, nodes, sockets per node, cores, threads]
+    # nodeinfo: [model, memory MiB, cpus, mhz, nodes, sockets per node, cores, threads].
+    # Capabilities' sockets are per NUMA node as well (libvirt fills them from nodeinfo).
     if not cpu_info.get('topology'):
-        cpu_info['topology'] = {'cells': info[4], 'sockets': info[4] * info[5],
-                                'cores': info[6], 'threads': info[7]}
+        cpu_info['topology'] = {'cells': info[4], 'sockets': info[5], 'cores': info[6], 'threads': info[7]}
     if not cpu_info.get('arch'):
         cpu_info['arch'] = info[0]
 
@@ -182,6 +183,8 @@ def _disk_sizes(conn, dom, disk):
     Nova stats the file (allocation = st_blocks * 512) and asks qemu-img for the
     virtual size; a dir pool's volume info and blockInfo report exactly these.
     """
+    if disk['type'] not in LOCAL_DISK_TYPES:
+        return None, None  # not instance storage of this host: not counted, not measured
     if disk['path']:
         try:
             _type, capacity, allocation = conn.storageVolLookupByPath(disk['path']).info()

@@ -238,7 +238,7 @@ ansible_facts:
               active domains), C(capacity) = (total - reserved) * allocation_ratio rounded down and C(free) = capacity - used.
             - C(used) is, for C(VCPU), the vCPUs of active domains not pinned into O(cpu_dedicated_set); for C(PCPU),
               those pinned into it; for C(MEMORY_MB), the maximum memory of active domains; for C(DISK_GB), the virtual
-              sizes of active domains' disks (CD-ROMs excluded).
+              sizes of active domains' file and block disks (CD-ROMs and network disks excluded).
             - C(VCPU) is kept with C(total) 0 when there are no shared CPUs (Nova would omit it).
           type: dict
           returned: success

@@ -1,0 +1,459 @@
+"""host_resources run for real against libvirt's test driver.
+
+The module is executed as ansible-test does (``python -m <module> args.json``)
+or through ansible-playbook. Expected values are computed here, independently
+of the module: from the node XML files (parsed with ElementTree), from libvirt
+answers read directly, or from statvfs.
+
+Nothing is mocked. The one thing that cannot exist here, a root-owned libvirt
+socket, is a real Unix socket this test binds itself (mode 0600) and connects
+to as the unprivileged user ``nobody``.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+COLLECTIONS = os.path.join(ROOT, '.collections')
+NODES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'nodes')
+sys.path.insert(0, COLLECTIONS)
+
+import libvirt  # noqa: E402
+
+from ansible_collections.hypervisor.stats.plugins.module_utils.libvirt_host import domain_devices  # noqa: E402
+
+MODULE = 'ansible_collections.hypervisor.stats.plugins.modules.host_resources'
+GIB = 1024 ** 3
+TEST_NS = '{http://libvirt.org/schemas/domain/test/1.0}'
+NODE_FILES = ['host_numa_smt.xml', 'host_small.xml', 'host_many.xml']
+UNITS = {'KiB': 1024, 'MiB': 1024 ** 2, 'GiB': 1024 ** 3, 'bytes': 1, 'b': 1}
+
+libvirt.registerErrorHandler(lambda ctx, err: None, None)
+
+
+def node_uri(name):
+    return 'test://' + os.path.join(NODES, name)
+
+
+def run_module(args, workdir, python=sys.executable, check_mode=False, prefix=(), env=None):
+    """Run the module once as ansible-test does; the parsed JSON result. Never a traceback."""
+    path = os.path.join(str(workdir), 'args-%d.json' % len(os.listdir(str(workdir))))
+    with open(path, 'w') as f:
+        json.dump({'ANSIBLE_MODULE_ARGS': dict(args, _ansible_check_mode=check_mode)}, f)
+    os.chmod(path, 0o644)
+    env = dict(os.environ, **dict({'PYTHONPATH': COLLECTIONS}, **(env or {})))
+    proc = subprocess.run(list(prefix) + [python, '-m', MODULE, path], env=env, cwd=str(workdir),
+                          capture_output=True, text=True, timeout=120)
+    assert 'Traceback' not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+    result = json.loads(proc.stdout)
+    assert (proc.returncode != 0) == bool(result.get('failed')), result
+    return result
+
+
+def facts_of(result):
+    assert not result.get('failed'), result.get('msg')
+    assert result['changed'] is False
+    return result['ansible_facts']['host_resources']
+
+
+# --- an independent reading of the node files ---------------------------------------------------
+
+def _bytes(element):
+    return int(element.text) * UNITS[element.get('unit', 'KiB')] if element is not None else None
+
+
+def read_node(path):
+    """What a node XML says, read with ElementTree: the oracle for the module's answers."""
+    root = ET.parse(path).getroot()
+    cpu = root.find('cpu')
+    volumes = {}
+    for pool in root.findall('pool'):
+        for vol in pool.findall('volume'):
+            volumes[pool.findtext('target/path') + '/' + vol.findtext('name')] = (
+                _bytes(vol.find('capacity')), _bytes(vol.find('allocation')))
+    domains = []
+    for dom in root.findall('domain'):
+        max_b = _bytes(dom.find('memory'))
+        disks = []
+        for disk in dom.findall('devices/disk'):
+            if disk.get('device', 'disk') != 'disk':
+                continue
+            path = disk.find('source').get('file') if disk.find('source') is not None else None
+            cap, alloc = volumes.get(path, (None, None))
+            disks.append({'type': disk.get('type'), 'format': disk.find('driver').get('type'),
+                          'capacity': cap, 'allocation': alloc})
+        pins = [int(p.get('cpuset')) for p in dom.findall('cputune/vcpupin')]
+        domains.append({
+            'name': dom.findtext('name'),
+            'active': int(dom.findtext(TEST_NS + 'runstate') or 1) != 5,
+            'vcpus': int(dom.findtext('vcpu')),
+            'max_kib': max_b // 1024,
+            'current_kib': (_bytes(dom.find('currentMemory')) or max_b) // 1024,
+            'disks': disks,
+            'pins': pins,
+        })
+    return {
+        'cpus': int(cpu.findtext('active')),
+        'topology': dict((k, int(cpu.findtext(k))) for k in ('sockets', 'cores', 'threads')),
+        'cells': int(cpu.findtext('nodes')),
+        'memory_mb': int(root.findtext('memory')) // 1024,
+        'domains': domains,
+        'volume_allocation': sum(a for _c, a in volumes.values()),
+    }
+
+
+def expected_facts(node, pool_info):
+    """The Nova figures for a node, computed from the oracle and the pool's libvirt answer."""
+    active = [d for d in node['domains'] if d['active']]
+    _state, capacity, allocation, available = pool_info
+    over_commit = sum(x['capacity'] - x['allocation'] for d in node['domains'] for x in d['disks']
+                      if x['type'] == 'file' and x['format'] == 'qcow2')
+    return {
+        'vcpus': node['cpus'],
+        'vcpus_used': sum(d['vcpus'] for d in active),
+        'running_vms': len(active),
+        'memory_mb': node['memory_mb'],
+        'memory_mb_used': sum(d['current_kib'] for d in active) // 1024,
+        'memory_mb_used_source': 'domains',
+        'local_gb': capacity // GIB,
+        'local_gb_used': allocation // GIB,
+        'free_disk_gb': capacity // GIB - allocation // GIB,
+        'disk_available_least': (available // GIB * GIB - over_commit) // GIB,
+        'memory_allocated_mb': sum(d['max_kib'] for d in active) // 1024,
+        'disk_allocated_gb': sum(x['capacity'] or 0 for d in active for x in d['disks']) // GIB,
+    }
+
+
+def pool_info(uri, name):
+    conn = libvirt.openReadOnly(uri)
+    try:
+        return conn.storagePoolLookupByName(name).info()
+    finally:
+        conn.close()
+
+
+# --- hosts of different shapes --------------------------------------------------------------------
+
+@pytest.mark.parametrize('node_file', NODE_FILES)
+def test_node_file_hosts(node_file, tmp_path):
+    uri = node_uri(node_file)
+    node = read_node(os.path.join(NODES, node_file))
+    info = pool_info(uri, 'instances')
+    assert info[2] == node['volume_allocation']  # the oracle reads the pool as the driver does
+    expected = expected_facts(node, info)
+
+    facts = facts_of(run_module({'uri': uri, 'storage_pool': 'instances', 'labels': {'rack': 'r1'}}, tmp_path))
+
+    for key in ('vcpus', 'vcpus_used', 'running_vms', 'memory_mb', 'memory_mb_used', 'memory_mb_used_source',
+                'local_gb', 'local_gb_used', 'free_disk_gb', 'disk_available_least'):
+        assert facts[key] == expected[key], key
+    inv = facts['inventory']
+    assert inv['VCPU'] == {'total': node['cpus'], 'reserved': 0, 'allocation_ratio': 4.0, 'min_unit': 1,
+                           'max_unit': node['cpus'], 'step_size': 1, 'used': expected['vcpus_used'],
+                           'capacity': node['cpus'] * 4, 'free': node['cpus'] * 4 - expected['vcpus_used']}
+    assert inv['MEMORY_MB']['used'] == expected['memory_allocated_mb']
+    assert inv['MEMORY_MB']['capacity'] == node['memory_mb'] - 512
+    assert inv['DISK_GB']['used'] == expected['disk_allocated_gb']
+    assert 'PCPU' not in inv and facts['pcpus'] == 0
+    assert facts['cpu_info']['topology'] == dict(node['topology'], cells=node['cells'])
+    assert facts['labels'] == {'rack': 'r1'} and facts['uri'] == uri
+    assert facts['disk_source'] == 'pool:instances'
+    assert facts['hypervisor_type'] == 'TEST' and isinstance(facts['hypervisor_version'], int)
+
+
+def test_numa_smt_host_is_overcommitted_on_disk(tmp_path):
+    # The fixture is meant to show a negative disk_available_least; guard that it still does.
+    facts = facts_of(run_module({'uri': node_uri('host_numa_smt.xml'), 'storage_pool': 'instances'}, tmp_path))
+    assert facts['disk_available_least'] < 0 < facts['free_disk_gb']
+    assert facts['running_vms'] == 4  # the paused domain is active, the shut-off one is not
+
+
+def test_pinned_domains_consume_pcpu(tmp_path):
+    node = read_node(os.path.join(NODES, 'host_many.xml'))
+    dedicated = set(range(96, 192))
+    active = [d for d in node['domains'] if d['active']]
+    pinned = [d for d in active if len(d['pins']) == d['vcpus'] and set(d['pins']) <= dedicated]
+    assert pinned  # the fixture has pinned running domains
+    facts = facts_of(run_module({'uri': node_uri('host_many.xml'), 'storage_pool': 'instances',
+                                 'cpu_shared_set': '0-95', 'cpu_dedicated_set': '96-191',
+                                 'reserved_host_cpus': 4, 'cpu_allocation_ratio': 2.0}, tmp_path))
+    pcpu_used = sum(d['vcpus'] for d in pinned)
+    assert (facts['vcpus'], facts['pcpus']) == (96, 96)
+    assert facts['inventory']['PCPU']['used'] == pcpu_used
+    assert facts['inventory']['VCPU']['used'] == sum(d['vcpus'] for d in active) - pcpu_used
+    assert facts['inventory']['VCPU']['capacity'] == (96 - 4) * 2
+    assert facts['cpu_shared_set'] == '0-95' and facts['cpu_dedicated_set'] == '96-191'
+
+
+def test_pinned_domain_of_the_smt_host(tmp_path):
+    facts = facts_of(run_module({'uri': node_uri('host_numa_smt.xml'), 'storage_pool': 'instances',
+                                 'cpu_shared_set': '0-23', 'cpu_dedicated_set': '24-31'}, tmp_path))
+    # 'pinned' (4 vCPUs on 24-27) is PCPU; 'paused' is restricted to 0-23, the shared set: VCPU
+    assert facts['inventory']['PCPU']['used'] == 4
+    assert facts['inventory']['VCPU']['used'] == facts['vcpus_used'] - 4
+
+
+def test_default_test_driver_host(tmp_path):
+    conn = libvirt.openReadOnly('test:///default')
+    try:
+        info = conn.getInfo()
+        caps = ET.fromstring(conn.getCapabilities())
+        dom = conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)[0]
+        block_capacity = dom.blockInfo('vda')[0]
+        dom_info = dom.info()
+    finally:
+        conn.close()
+    facts = facts_of(run_module({'uri': 'test:///default', 'instances_path': str(tmp_path)}, tmp_path))
+    st = os.statvfs(str(tmp_path))
+
+    assert facts['vcpus'] == info[2] and facts['memory_mb'] == info[1]
+    assert facts['numa_topology']['cells'] == [
+        {'id': int(cell.get('id')), 'cpus': sorted(int(c.get('id')) for c in cell.findall('cpus/cpu')),
+         'memory_mb': int(cell.findtext('memory')) // 1024,
+         'siblings': sorted([int(c.get('siblings'))] for c in cell.findall('cpus/cpu'))}
+        for cell in caps.findall('host/topology/cells/cell')]
+    assert facts['cpu_info']['arch'] == caps.findtext('host/cpu/arch')
+    assert facts['cpu_info']['features'] == sorted(f.tag for f in caps.findall('host/cpu/features/*'))
+    # No node memory stats in the test driver: the domains' current memory stands in.
+    assert facts['memory_mb_used_source'] == 'domains' and facts['memory_mb_used'] == dom_info[2] // 1024
+    # Its disk is in no pool: its size comes from blockInfo; no driver type means raw, no over-commit.
+    assert facts['inventory']['DISK_GB']['used'] == block_capacity // GIB
+    assert facts['disk_source'] == 'path:%s' % tmp_path
+    assert facts['local_gb'] == st.f_blocks * st.f_frsize // GIB
+    # Other processes write to this filesystem meanwhile: allow one GiB of drift.
+    assert abs(facts['disk_available_least'] - st.f_bavail * st.f_frsize // GIB) <= 1
+    assert abs(facts['local_gb_used'] - (st.f_blocks - st.f_bfree) * st.f_frsize // GIB) <= 1
+
+
+def test_check_mode_changes_nothing_and_reports_the_same(tmp_path):
+    args = {'uri': node_uri('host_numa_smt.xml'), 'storage_pool': 'instances'}
+    normal = facts_of(run_module(args, tmp_path))
+    checked = facts_of(run_module(args, tmp_path, check_mode=True))
+    normal.pop('collected_at')
+    checked.pop('collected_at')
+    assert checked == normal
+
+
+# --- bad input: a clear message, never a traceback -----------------------------------------------
+
+@pytest.mark.parametrize('args, message', [
+    ({'uri': 'test:///nonexistent/node.xml'},
+     "cannot open a read-only libvirt connection to uri 'test:///nonexistent/node.xml'"),
+    ({'uri': 'bogus:///system'}, "uri 'bogus:///system'"),
+    ({'uri': 'qemu+unix:///system?socket=/nonexistent/libvirt-sock'},
+     'libvirtd (or virtqemud) does not seem to be running on that host'),
+    ({'uri': 'test:///default', 'instances_path': '/tmp', 'storage_pool': 'default-pool'},
+     'parameters are mutually exclusive: instances_path|storage_pool'),
+    ({'uri': 'test:///default', 'storage_pool': 'nope'}, "storage_pool 'nope' cannot be read on this host"),
+    ({'uri': 'test:///default', 'instances_path': '/nonexistent/instances'},
+     "instances_path '/nonexistent/instances' cannot be measured"),
+    ({'uri': 'test:///default', 'cpu_shared_set': '0-3,x'}, "cpu_shared_set: cannot parse 'x'"),
+    ({'uri': node_uri('host_small.xml'), 'cpu_shared_set': '0-7'},
+     'cpu_shared_set names CPUs the host does not have: 4-7 (host CPUs: 0-3)'),
+    ({'uri': node_uri('host_small.xml'), 'cpu_shared_set': '0-2', 'cpu_dedicated_set': '2-3'},
+     'cpu_shared_set and cpu_dedicated_set overlap on CPUs 2'),
+    ({'uri': 'test:///default', 'ram_allocation_ratio': 0}, 'ram_allocation_ratio must be greater than 0'),
+    ({'uri': 'test:///default', 'disk_allocation_ratio': -1.5}, 'disk_allocation_ratio must be greater than 0'),
+    ({'uri': 'test:///default', 'cpu_allocation_ratio': 'lots'}, 'cpu_allocation_ratio'),
+    ({'uri': 'test:///default', 'reserved_host_memory_mb': -1}, 'reserved_host_memory_mb must not be negative'),
+])
+def test_bad_input_fails_with_a_clear_message(args, message, tmp_path):
+    result = run_module(args, tmp_path)
+    assert result['failed'] is True
+    assert message in result['msg']
+    assert 'ansible_facts' not in result
+
+
+def test_unknown_uri_scheme_names_the_missing_driver(tmp_path):
+    result = run_module({'uri': 'bogus:///system'}, tmp_path)
+    assert result['failed'] and 'no connection driver' in result['msg'].lower()
+    assert 'the URI scheme names a driver this libvirt does not have' in result['msg']
+
+
+def _python_for(user_prefix):
+    """A Python the unprivileged user may run that can import ansible and libvirt from our venv."""
+    import ansible
+    paths = os.pathsep.join([COLLECTIONS] + sorted({os.path.dirname(libvirt.__file__),
+                                                    os.path.dirname(os.path.dirname(ansible.__file__))}))
+    for python in (os.path.realpath(sys.executable), shutil.which('python%d.%d' % sys.version_info[:2]),
+                   '/usr/bin/python3'):
+        if not python:
+            continue
+        probe = subprocess.run(list(user_prefix) + [python, '-c', 'import ansible.module_utils.basic, libvirt'],
+                               env=dict(os.environ, PYTHONPATH=paths), capture_output=True, cwd='/')
+        if probe.returncode == 0:
+            return python, paths
+    return None, None
+
+
+@pytest.fixture
+def root_only_socket():
+    """A real Unix socket owned by root with mode 0600, in a directory anyone may enter."""
+    directory = tempfile.mkdtemp(prefix='hr-sock-')
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        os.chmod(directory, 0o755)
+        path = os.path.join(directory, 'libvirt-sock-ro')
+        sock.bind(path)
+        os.chmod(path, 0o600)
+        sock.listen(1)
+        yield directory, path
+    finally:
+        sock.close()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_permission_denied_on_the_socket(root_only_socket):
+    if os.geteuid() != 0 or not shutil.which('setpriv'):
+        pytest.skip('needs root (to own the socket and switch users) and setpriv')
+    directory, path = root_only_socket
+    as_nobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']
+    python, paths = _python_for(as_nobody)
+    if python is None:
+        pytest.skip('no Python that the user nobody may run with our ansible and libvirt-python')
+    uri = 'qemu+unix:///system?socket=%s' % path
+    result = run_module({'uri': uri}, directory, python=python, prefix=as_nobody, env={'PYTHONPATH': paths})
+    assert result['failed'] is True
+    assert "uri '%s'" % uri in result['msg'] and 'Permission denied' in result['msg']
+    assert 'may not use the libvirt socket' in result['msg']
+
+
+# --- through ansible-playbook: check mode and libvirt-python missing on the target -----------------
+
+@pytest.fixture(scope='module')
+def python_without_libvirt(tmp_path_factory):
+    """A real interpreter whose sys.path lacks libvirt: a fresh venv without site packages."""
+    venv = str(tmp_path_factory.mktemp('novirt') / 'venv')
+    base = getattr(sys, '_base_executable', None) or sys.executable
+    subprocess.run([base, '-m', 'venv', '--without-pip', venv], check=True, timeout=120)
+    python = os.path.join(venv, 'bin', 'python')
+    assert subprocess.run([python, '-c', 'import libvirt'], capture_output=True).returncode != 0
+    return python
+
+
+def test_playbook_check_mode_and_missing_libvirt(python_without_libvirt, tmp_path):
+    uri = node_uri('host_numa_smt.xml')
+    playbook = tmp_path / 'play.yml'
+    playbook.write_text(json.dumps([{
+        'hosts': 'localhost', 'connection': 'local', 'gather_facts': False,
+        'vars': {'ansible_python_interpreter': '{{ ansible_playbook_python }}'},
+        'tasks': [
+            {'name': 'normal', 'hypervisor.stats.host_resources': {'uri': uri, 'storage_pool': 'instances'}},
+            {'name': 'check', 'check_mode': True,
+             'hypervisor.stats.host_resources': {'uri': uri, 'storage_pool': 'instances'}},
+            {'name': 'no libvirt', 'ignore_errors': True, 'vars': {'ansible_python_interpreter': python_without_libvirt},
+             'hypervisor.stats.host_resources': {'uri': uri}},
+        ]}]))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'),
+               ANSIBLE_STDOUT_CALLBACK='ansible.builtin.json', ANSIBLE_LOAD_CALLBACK_PLUGINS='1',
+               ANSIBLE_CACHE_PLUGIN='ansible.builtin.memory', ANSIBLE_LOCALHOST_WARNING='0',
+               ANSIBLE_INVENTORY_UNPARSED_WARNING='0')
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', 'localhost,',
+                           str(playbook)], env=env, capture_output=True, text=True, timeout=300)
+    assert 'Traceback' not in proc.stdout + proc.stderr
+    tasks = json.loads(proc.stdout)['plays'][0]['tasks']
+    normal, checked, missing = [t['hosts']['localhost'] for t in tasks]
+
+    assert normal['changed'] is False and checked['changed'] is False
+    normal_facts = dict(normal['ansible_facts']['host_resources'], collected_at=None)
+    assert dict(checked['ansible_facts']['host_resources'], collected_at=None) == normal_facts
+
+    assert missing['failed'] is True
+    assert 'Failed to import the required Python library (libvirt-python)' in missing['msg']
+    assert python_without_libvirt in missing['msg']
+    # A clear message: no import traceback attached (ansible-core's own placeholder at most).
+    assert 'Traceback' not in missing.get('exception', '') + missing['msg']
+
+
+# --- the cheap domain XML reader agrees with a real XML parser ------------------------------------
+
+def reference_devices(xml_text, vcpus):
+    """domain_devices done the slow, obvious way with ElementTree."""
+    root = ET.fromstring(xml_text)
+    disks = []
+    for disk in root.findall('devices/disk'):
+        if disk.get('device', 'disk') != 'disk':
+            continue
+        source, target, driver = disk.find('source'), disk.find('target'), disk.find('driver')
+        disks.append({'target': target.get('dev') if target is not None else None,
+                      'type': disk.get('type', 'file'),
+                      'format': driver.get('type') if driver is not None else None,
+                      'path': (source.get('file') or source.get('dev')) if source is not None else None})
+    vcpu = root.find('vcpu')
+    default = vcpu.get('cpuset') if vcpu is not None else None
+    pins = dict((p.get('vcpu'), p.get('cpuset')) for p in root.findall('cputune/vcpupin'))
+    cpus = set()
+    for index in range(vcpus):
+        cpuset = pins.get(str(index)) or default
+        if not cpuset:
+            return disks, []
+        included, excluded = set(), set()
+        for part in cpuset.split(','):
+            lo, _, hi = part.lstrip('^').partition('-')
+            (excluded if part.startswith('^') else included).update(range(int(lo), int(hi or lo) + 1))
+        cpus |= included - excluded
+    return disks, sorted(cpus)
+
+
+TRICKY_DOMAINS = [
+    # metadata of another tool holding look-alike elements, a backing chain, an escaped path
+    ('''<domain type='kvm'><name>a</name><metadata><x:i xmlns:x="urn:x"><vcpu cpuset="9">1</vcpu>
+     <devices><disk type='file' device='disk'><source file='/decoy'/></disk></devices></x:i></metadata>
+     <memory unit='KiB'>1024</memory><vcpu placement='static' cpuset='2-3'>2</vcpu>
+     <vcpus><vcpu id='0' enabled='yes' hotpluggable='no' order='1'/><vcpu id='1' enabled='yes'/></vcpus>
+     <cputune><vcpupin vcpu='0' cpuset='4'/><emulatorpin cpuset='0'/></cputune>
+     <devices><emulator>/usr/bin/qemu</emulator>
+     <disk type='file' device='disk'><driver name='qemu' type='qcow2' cache='none'/>
+       <source file='/var/lib/nova/instances/R&amp;D &apos;x&apos;/disk' index='2'/>
+       <backingStore type='file' index='3'><format type='raw'/><source file='/base/image'/><backingStore/></backingStore>
+       <target dev='vda' bus='virtio'/><alias name='virtio-disk0'/></disk>
+     <disk type='block' device='disk'><driver name='qemu' type='raw'/><source dev='/dev/vg/lv'/>
+       <target dev='vdb' bus='virtio'/></disk>
+     <disk type='network' device='disk'><driver name='qemu' type='raw'/>
+       <source protocol='rbd' name='pool/img'><host name='127.0.0.1' port='6789'/></source>
+       <target dev='vdc' bus='virtio'/></disk>
+     <disk type='file' device='cdrom'><driver name='qemu' type='raw'/><target dev='sda' bus='sata'/><readonly/></disk>
+     <disk type="file" device="disk"><driver name="qemu" type="qcow2"/><source file="/double/quoted"/>
+       <target dev="vdd"/></disk>
+     <disk type='volume' device='disk'><source pool='p' volume='v'/><target dev='vde'/></disk>
+     <interface type='network'><source network='default'/><target dev='vnet0'/></interface>
+     </devices></domain>''', 2),
+    # every vCPU pinned, no default cpuset
+    ("<domain><vcpu>2</vcpu><cputune><vcpupin vcpu='1' cpuset='8-9,^9'/><vcpupin vcpu='0' cpuset='7'/>"
+     "</cputune><devices/></domain>", 2),
+    # partly pinned: floats
+    ("<domain><vcpu>3</vcpu><cputune><vcpupin vcpu='0' cpuset='1'/></cputune><devices></devices></domain>", 3),
+    # no devices at all
+    ("<domain><vcpu>1</vcpu></domain>", 1),
+]
+
+
+@pytest.mark.parametrize('xml_text, vcpus', TRICKY_DOMAINS)
+def test_domain_reader_on_tricky_xml(xml_text, vcpus):
+    assert domain_devices(xml_text, vcpus) == reference_devices(xml_text, vcpus)
+
+
+def test_domain_reader_on_the_tricky_path():
+    disks, pinned = domain_devices(TRICKY_DOMAINS[0][0], 2)
+    assert disks[0]['path'] == "/var/lib/nova/instances/R&D 'x'/disk" and disks[0]['format'] == 'qcow2'
+    assert [d['target'] for d in disks] == ['vda', 'vdb', 'vdc', 'vdd', 'vde']
+    assert pinned == [2, 3, 4]
+
+
+@pytest.mark.parametrize('uri', ['test:///default'] + [node_uri(n) for n in NODE_FILES + ['../../../examples/nodes/compute-a2.xml']])
+def test_domain_reader_agrees_with_a_parser_on_libvirt_output(uri):
+    conn = libvirt.openReadOnly(uri)
+    try:
+        for dom in conn.listAllDomains():
+            xml_text, vcpus = dom.XMLDesc(0), dom.info()[3]
+            assert domain_devices(xml_text, vcpus) == reference_devices(xml_text, vcpus), dom.name()
+    finally:
+        conn.close()
