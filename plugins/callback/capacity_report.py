@@ -158,6 +158,12 @@ def _is_stats_task(task):
     return str(action).rsplit('.', 1)[-1] in STATS_MODULES
 
 
+def _shown_path(path):
+    """Relative to the working directory when under it, to keep the line short."""
+    relative = os.path.relpath(path)
+    return relative if not relative.startswith(os.pardir) else path
+
+
 def _machine_readable_stdout():
     return str(getattr(C, 'DEFAULT_STDOUT_CALLBACK', '')).rsplit('.', 1)[-1] in MACHINE_STDOUT_CALLBACKS
 
@@ -258,7 +264,8 @@ class CallbackModule(CallbackBase):
         if 'table' in self.formats:
             text = render_table(doc)
             if written:
-                text += '\n\nWritten to %s: %s' % (self.output_dir, ', '.join(os.path.basename(p) for p in written))
+                text += '\n\nWritten to %s: %s' % (_shown_path(self.output_dir),
+                                                   ', '.join(os.path.basename(p) for p in written))
             if _machine_readable_stdout():
                 # keep a JSON stdout parseable: the table goes to stderr, which job logs show too
                 self._display.display('CAPACITY REPORT\n' + text, stderr=True)

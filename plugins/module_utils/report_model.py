@@ -317,6 +317,9 @@ def build_report(inputs, generated_at, top=5, group_by=None):
     for name, facts in sorted(inputs.host_resources.items()):
         hosts[name] = _host_entry(name, _dict(facts), expression)
     vms = _vms(inputs)
+    for name in set(inputs.vm_stats) | set(inputs.counters):  # read, even if it has no VM
+        if name in hosts:
+            hosts[name]['vms'] = 0
     for vm in vms.values():
         if vm['host'] in hosts:
             hosts[vm['host']]['vms'] = (hosts[vm['host']]['vms'] or 0) + 1

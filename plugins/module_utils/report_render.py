@@ -473,7 +473,7 @@ svg.bar rect.free{fill:#cde8cd}svg.bar rect.reserved{fill:#9aa3ad}
 .problems h2{margin:0 0 6px;color:#8a1f17}
 .badge{display:inline-block;font-size:11px;padding:1px 6px;border-radius:8px;background:#c8372d;color:#fff;margin-left:6px}
 .group{color:#5a6776;font-size:12px}
-.tops{display:flex;flex-wrap:wrap;gap:16px}.tops section{flex:1 1 380px}
+.tops{display:flex;flex-wrap:wrap;gap:16px}.tops section{flex:1 1 380px}.tops h2{margin-top:4px}
 footer{color:#6b7785;font-size:12px;padding:0 28px 20px}
 '''
 
