@@ -43,12 +43,13 @@ DECOYS = [
     'tests/output/junit/sanity.xml',
     'tests/integration/guest/disk.img',
     'tests/molecule/default/rootfs.qcow2',
+    'roles/collector_timer/molecule/default/instance.raw',
     'report/capacity.html',
     'images/bookworm.raw',
     'dist/hypervisor-stats-0.0.1.tar.gz',
 ]
 FORBIDDEN_PREFIXES = ['.venv', '.collections', '.cache', '.pytest_cache', '.git/', 'tests/output',
-                      'tests/integration', 'tests/molecule', 'report', 'images', 'dist', 'bench', 'scripts']
+                      'tests/integration', 'tests/molecule', 'roles/collector_timer/molecule', 'report', 'images', 'dist', 'bench', 'scripts']
 FORBIDDEN_SUFFIXES = ['.img', '.qcow2', '.raw', '.iso', '.tar.gz', '.pyc']
 MUST_SHIP = [
     'MANIFEST.json', 'FILES.json', 'README.md', 'meta/runtime.yml',
@@ -94,10 +95,10 @@ def release(tmp_path_factory):
     assert tarball.is_file(), 'no %s in %s' % (TARBALL_NAME, os.listdir(str(dist)))
 
     collections = base / 'collections'
-    env = dict(os.environ, ANSIBLE_CONFIG=str(base / 'none.cfg'))
-    env.pop('ANSIBLE_COLLECTIONS_PATH', None)
-    run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'install', str(tarball), '-p', str(collections)],
-        cwd=str(base), env=env)
+    # --force: a copy installed elsewhere (~/.ansible/collections) must not make this a no-op.
+    env = dict(os.environ, ANSIBLE_CONFIG=str(base / 'none.cfg'), ANSIBLE_COLLECTIONS_PATH=str(collections))
+    run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'install', '--force', str(tarball),
+         '-p', str(collections)], cwd=str(base), env=env)
     installed = collections / 'ansible_collections' / GALAXY['namespace'] / GALAXY['name']
     assert (installed / 'MANIFEST.json').is_file()
     return {'base': base, 'tarball': tarball, 'collections': collections, 'installed': installed}
@@ -116,6 +117,10 @@ def isolated_env(release):
         'fact_caching = jsonfile',
         'fact_caching_connection = %s' % (base / 'facts'),
         'fact_caching_timeout = 0',
+        # The report comes from the installed callback too.
+        'callbacks_enabled = hypervisor.stats.capacity_report',
+        '[callback_capacity_report]',
+        'output_dir = %s' % (base / 'report'),
         '',
     ]))
     env = {k: v for k, v in os.environ.items() if not k.startswith('ANSIBLE_')}
@@ -182,6 +187,22 @@ def test_demo_runs_from_the_installed_collection(release):
         assert facts['uri'] == uri
         assert facts['vcpus'] == cpus
         assert facts['running_vms'] == running
+
+    # The installed callback wrote its report about these hosts, and the metric names
+    # the user guide lists are metrics it writes.
+    report = release['base'] / 'report'
+    assert 'CAPACITY REPORT' in out
+    with open(str(report / 'capacity.json')) as f:
+        report_text = f.read()
+    json.loads(report_text)
+    for host in hosts:
+        assert '"%s"' % host in report_text, host
+    families = set(re.findall(r'^# TYPE (\S+) ', (report / 'capacity.prom').read_text(), re.M))
+    reference = open(os.path.join(ROOT, 'docs', 'reference.md')).read()
+    section = reference[reference.index('### Prometheus metrics'):]
+    named = set(re.findall(r'`(hypervisor_stats_[a-z0-9_]*[a-z0-9])`', section))
+    assert named, 'docs/reference.md lists no metrics'
+    assert sorted(named - families) == [], 'metrics in docs/reference.md that capacity.prom lacks'
 
 
 # --- execution environment -------------------------------------------------
@@ -263,15 +284,16 @@ def bindep_packages(profiles):
 
 
 @pytest.mark.parametrize('platform, headers, pkgconfig, python_headers, runtime', [
-    ('platform:rpm', 'libvirt-devel', 'pkgconf-pkg-config', 'python3-devel', 'libvirt-libs'),
-    ('platform:dpkg', 'libvirt-dev', 'pkg-config', 'python3-dev', 'libvirt0'),
+    ('platform:rpm', 'libvirt-devel', 'pkgconf-pkg-config', 'python3-devel', ['libvirt-libs', 'openssh-clients']),
+    ('platform:dpkg', 'libvirt-dev', 'pkg-config', 'python3-dev', ['libvirt0', 'openssh-client']),
 ])
 def test_bindep_compiles_libvirt_python_on_rpm_and_dpkg(platform, headers, pkgconfig, python_headers, runtime):
     compile_time = bindep_packages([platform, 'compile'])
-    for pkg in (headers, pkgconfig, python_headers, 'gcc', runtime):
+    for pkg in [headers, pkgconfig, python_headers, 'gcc'] + runtime:
         assert pkg in compile_time, (platform, compile_time)
+    # The image keeps only what runs: no compiler, no headers.
     run_time = bindep_packages([platform, 'default'])
-    assert run_time == [runtime], (platform, run_time)
+    assert sorted(run_time) == sorted(runtime), (platform, run_time)
 
 
 def test_ee_introspection_reads_the_installed_collection(release, ee_context, tmp_path):
