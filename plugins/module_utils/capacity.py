@@ -150,18 +150,25 @@ def check_reservations(options):
             raise CapacityError("%s must not be negative, got %r" % (name, options.get(name)))
 
 
-def memory_used(raw, memory_mb, active):
-    """(memory_mb_used, source), as Nova's get_memory_mb_used.
+def host_memory(raw, active):
+    """(memory_mb, memory_mb_used, source).
 
-    With node memory stats: total - (free + buffers + cached) // 1024, Nova's
-    formula with its rounding. Without (the test driver, some remote drivers):
-    the sum of active domains' current memory, Nova's _sum_domain_memory_mb.
+    With node memory stats (/proc/meminfo of the libvirt host) both figures come
+    from them: total, and total - (free + buffers + cached), Nova's
+    get_memory_mb_used formula and rounding. Nova takes the total from nodeinfo
+    instead, which sums the NUMA nodes' memory from sysfs; where that differs
+    from /proc/meminfo (measured on a CI VM: 7257 vs 24104 MiB) Nova's used
+    memory goes negative, so the total comes from the same source as the rest.
+    Without stats (the test driver, some remote drivers): nodeinfo's total and
+    the active domains' current memory, Nova's _sum_domain_memory_mb.
     """
     node_mem = raw.get('node_memory')
-    if node_mem and 'free' in node_mem:
+    if node_mem and 'total' in node_mem and 'free' in node_mem:
+        memory_mb = node_mem['total'] // 1024
         avail_kb = node_mem['free'] + node_mem.get('buffers', 0) + node_mem.get('cached', 0)
-        return memory_mb - avail_kb // 1024, 'node_memory_stats'
-    return sum(d.get('current_memory_kb', d['memory_kb']) for d in active) // 1024, 'domains'
+        return memory_mb, memory_mb - avail_kb // 1024, 'node_memory_stats'
+    used = sum(d.get('current_memory_kb', d['memory_kb']) for d in active) // 1024
+    return raw['nodeinfo_memory_mb'], used, 'domains'
 
 
 def host_facts(raw, options):
@@ -195,8 +202,7 @@ def host_facts(raw, options):
     vcpus_used = sum(d['vcpus'] for d in active)
     pcpu_used = sum(d['vcpus'] for d in active if _pinned_into(d, dedicated_set))
 
-    memory_mb = raw['memory_mb']
-    memory_mb_used, memory_source = memory_used(raw, memory_mb, active)
+    memory_mb, memory_mb_used, memory_source = host_memory(raw, active)
 
     # Nova's _get_local_gb_info rounds each figure down to GiB first, and
     # disk_available_least = (free_gb * GiB - over-commit of all domains) // GiB.

@@ -15,7 +15,7 @@ import os
 import re
 import time
 import xml.etree.ElementTree as ET
-from xml.sax.saxutils import unescape
+from html import unescape
 
 from ansible_collections.hypervisor.stats.plugins.module_utils.capacity import (
     LOCAL_DISK_TYPES, CapacityError, parse_cpu_set)
@@ -110,7 +110,6 @@ _VCPUPIN_RE = re.compile(r'<vcpupin\b([^>]*?)/?>')
 _DRIVER_RE = re.compile(r'<driver\b([^>]*?)/?>')
 _SOURCE_RE = re.compile(r'<source\b([^>]*?)/?>')
 _TARGET_RE = re.compile(r'<target\b([^>]*?)/?>')
-_ENTITIES = {'&apos;': "'", '&quot;': '"'}
 
 
 def _attr_re(name):
@@ -126,7 +125,7 @@ def _attr(tag_text, name):
     if not match:
         return None
     value = match.group(1) if match.group(2) is None else match.group(2)
-    return unescape(value, _ENTITIES) if '&' in value else value
+    return unescape(value) if '&' in value else value
 
 
 def _first_tag(regex, text):
@@ -314,7 +313,7 @@ def gather_host(conn, uri, instances_path=None, storage_pool=None):
         'hypervisor_version': hypervisor_version,
         'libvirt_version': version_text(conn.getLibVersion()),
         'online_cpus': online,
-        'memory_mb': info[1],  # nodeinfo, as Nova's get_memory_mb_total
+        'nodeinfo_memory_mb': info[1],
         'node_memory': read_node_memory(conn),
         'cpu_info': cpu_info,
         'numa_topology': numa,

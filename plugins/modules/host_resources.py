@@ -176,7 +176,10 @@ ansible_facts:
           type: int
           returned: success
         memory_mb:
-          description: 'Host RAM in MiB, from nodeinfo (Nova''s get_memory_mb_total).'
+          description:
+            - Host RAM in MiB, the node memory stats' total (the host's /proc/meminfo) where the driver has them,
+              else nodeinfo's. Nova reads nodeinfo, which can disagree with /proc/meminfo and then makes
+              C(memory_mb_used) negative; one source keeps the figures consistent.
           type: int
           returned: success
         memory_mb_used:
