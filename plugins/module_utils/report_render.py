@@ -142,7 +142,8 @@ def problem_text(problem):
 
 def summary_text(doc):
     cluster = doc['cluster']
-    text = '%d hosts, %d running VMs' % (len(doc['hosts']), cluster.get('running_vms') or 0)
+    hosts, vms = len(doc['hosts']), cluster.get('running_vms') or 0
+    text = '%d host%s, %d running VM%s' % (hosts, '' if hosts == 1 else 's', vms, '' if vms == 1 else 's')
     if doc['problems']:
         text += ', %d with problems' % len(doc['problems'])
     return text
@@ -459,7 +460,7 @@ table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #e6eaee;vertical-align:middle}
 thead th{font-size:12px;text-transform:uppercase;letter-spacing:.04em;color:#5a6776}
 th[scope=row]{font-weight:600;white-space:nowrap}td.missing{color:#8a1f17}
-td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .cap{font-size:12px;color:#445;white-space:nowrap}
 svg.bar{display:block}
 svg.bar rect.used.ok{fill:#3a70b5}svg.bar rect.used.high{fill:#e2a018}svg.bar rect.used.full{fill:#c8372d}
@@ -578,12 +579,11 @@ def _simple_table(header, rows, numeric_from, css_class=''):
 def render_html(doc):
     """One self-contained page: inline CSS and static SVG, no script and nothing fetched."""
     cluster = doc['cluster']
+    when = _h(utc_text(doc['generated_at']))
     out = ['<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-           '<title>Capacity report %s</title><style>%s</style></head><body>' % (_h(utc_text(doc['generated_at'])),
-                                                                             PAGE_CSS),
-           '<header><h1>Hypervisor capacity</h1><p>%s &middot; %s</p></header><main>' % (
-               _h(utc_text(doc['generated_at'])), _h(summary_text(doc)))]
+           '<title>Capacity report %s</title><style>%s</style></head><body>' % (when, PAGE_CSS),
+           '<header><h1>Hypervisor capacity</h1><p>%s &middot; %s</p></header><main>' % (when, _h(summary_text(doc)))]
     if doc['problems']:
         out.append('<section class="problems" id="problems"><h2>Hosts with problems</h2><ul>%s</ul></section>'
                    % ''.join('<li>%s</li>' % _h(problem_text(p)) for p in doc['problems']))
