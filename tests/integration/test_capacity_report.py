@@ -22,6 +22,8 @@ import zlib
 
 import pytest
 
+from test_cycle import untag  # the jsonfile cache of ansible-core 2.19 wraps tagged values
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), 'ansible-playbook')
 COLLECT = os.path.join(ROOT, 'playbooks', 'collect.yml')
@@ -58,17 +60,6 @@ def run_playbook(tmp_path, playbook, inventory, args=(), check=True, cwd=None, *
     if check:
         assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     return proc
-
-
-def untag(value):
-    """The jsonfile cache of ansible-core 2.19 may wrap tagged values; only the values matter here."""
-    if isinstance(value, dict):
-        if '__ansible_type' in value and 'value' in value:
-            return untag(value['value'])
-        return dict((k, untag(v)) for k, v in value.items())
-    if isinstance(value, list):
-        return [untag(v) for v in value]
-    return value
 
 
 def cached_facts(tmp_path):
