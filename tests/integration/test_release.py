@@ -205,6 +205,50 @@ def test_demo_runs_from_the_installed_collection(release):
     assert sorted(named - families) == [], 'metrics in docs/reference.md that capacity.prom lacks'
 
 
+
+def guide_snippet(page, file_name):
+    """The YAML block that docs/<page> introduces as `file_name`."""
+    text = open(os.path.join(ROOT, 'docs', page)).read()
+    m = re.search(r'`%s`[^`]*?```yaml\n(.*?)^```' % re.escape(file_name), text, re.S | re.M)
+    assert m, 'docs/%s shows no %s' % (page, file_name)
+    return m.group(1)
+
+
+def test_awx_project_of_the_guide_hands_the_totals_to_the_next_job(release):
+    """docs/awx.md's project: collect.yml imports the installed playbook; its set_stats
+    artifact, passed as extra vars the way an AWX workflow does, drives alert.yml."""
+    project = release['base'] / 'project'
+    project.mkdir()
+    (project / 'collect.yml').write_text(guide_snippet('awx.md', 'collect.yml'))
+    (project / 'alert.yml').write_text(guide_snippet('awx.md', 'alert.yml'))
+    env = isolated_env(release)
+    cfg = release['base'] / 'workflow.cfg'
+    # AWX reads set_stats data the way the json callback reports it: global custom stats.
+    # That callback lives in ansible.posix (the ansible package's collections, on sys.path,
+    # which hold no hypervisor.stats).
+    cfg.write_text('\n'.join([
+        '[defaults]', 'gathering = explicit', 'interpreter_python = auto_silent',
+        'collections_scan_sys_path = true', 'stdout_callback = ansible.posix.json',
+        'show_custom_stats = true', 'fact_caching = jsonfile',
+        'fact_caching_connection = %s' % (release['base'] / 'workflow-facts'), '']))
+    env['ANSIBLE_CONFIG'] = str(cfg)
+    inventory = str(release['installed'] / 'examples' / 'inventory.yml')
+    out = run([os.path.join(BIN, 'ansible-playbook'), '-i', inventory, 'collect.yml'], cwd=str(project), env=env,
+              timeout=150)
+    artifacts = json.loads(out[out.index('{'):])['global_custom_stats']
+    cluster = artifacts['hypervisor_stats_cluster']
+    assert cluster['totals']['count'] == 4 and cluster['hosts_missed'] == [], cluster
+    (project / 'artifacts.json').write_text(json.dumps(artifacts))
+
+    alert = [os.path.join(BIN, 'ansible-playbook'), '-i', 'localhost,', 'alert.yml', '-e', '@artifacts.json']
+    env['ANSIBLE_STDOUT_CALLBACK'] = 'ansible.builtin.default'
+    run(alert, cwd=str(project), env=env)
+    proc = subprocess.run(alert + ['-e', 'min_free_vcpus=%d' % (cluster['totals']['inventory']['VCPU']['free'] + 1)],
+                          cwd=str(project), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True, timeout=120)
+    assert proc.returncode != 0, proc.stdout
+    assert 'Only %d vCPUs' % cluster['totals']['inventory']['VCPU']['free'] in proc.stdout, proc.stdout
+
 # --- execution environment -------------------------------------------------
 
 @pytest.fixture(scope='module')
