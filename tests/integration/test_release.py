@@ -338,6 +338,12 @@ def test_bindep_compiles_libvirt_python_on_rpm_and_dpkg(platform, headers, pkgco
     # The image keeps only what runs: no compiler, no headers.
     run_time = bindep_packages([platform, 'default'])
     assert sorted(run_time) == sorted(runtime), (platform, run_time)
+    if platform == 'platform:dpkg':
+        # This machine is Debian: every dpkg name must be a real package here.
+        out = subprocess.run(['apt-cache', 'show', '--no-all-versions'] + compile_time, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, universal_newlines=True).stdout
+        known = set(re.findall(r'^Package: (\S+)', out, re.M))
+        assert sorted(set(compile_time) - known) == [], 'not Debian packages'
 
 
 def test_ee_introspection_reads_the_installed_collection(release, ee_context, tmp_path):
