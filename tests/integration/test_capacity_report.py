@@ -555,12 +555,50 @@ def test_ini_options_formats_and_json_stdout(tmp_path):
     # env over ini; a JSON stdout callback stays parseable, the table goes to stderr
     proc = subprocess.run(
         [ANSIBLE_PLAYBOOK, '-i', str(inventory), COLLECT], capture_output=True, text=True, timeout=300,
-        cwd=str(tmp_path), env=dict(ansible_env(tmp_path, **env), HYPERVISOR_STATS_REPORT_FORMATS='table,json',
+        cwd=str(tmp_path), env=dict(ansible_env(tmp_path, **env), HYPERVISOR_STATS_REPORT_FORMATS='table,json,pdf',
                                     HYPERVISOR_STATS_REPORT_TOP='2', ANSIBLE_STDOUT_CALLBACK='ansible.builtin.json'))
     assert proc.returncode == 0, proc.stderr[-3000:]
     json.loads(proc.stdout)
     assert BANNER in proc.stderr
+    assert 'capacity_report: formats: ignoring unknown pdf' in ' '.join(proc.stderr.split())
     doc = json.loads((tmp_path / 'report' / 'capacity.json').read_text())
     assert doc['options'] == {'top': 2, 'group_by': 'hypervisor_type'}
     assert len(doc['top']['disk']['vms']) == 2
     assert sorted(os.listdir(str(tmp_path / 'report'))) == ['capacity.json']
+
+
+def test_a_vm_gone_since_the_last_cycle_stays_under_its_host(tmp_path):
+    """Counters stored with delegate_facts on the store host's loop belong to each hypervisor."""
+    inventory = copy_examples(tmp_path)
+    run_playbook(tmp_path, COLLECT, inventory)
+    first, _prom, _html = report(tmp_path)
+    uuid = next(vm['uuid'] for vm in first['vms'].values() if vm['name'] == 'web-02')
+    node = tmp_path / 'nodes' / 'compute-a1.xml'
+    text = node.read_text()
+    removed = re.search(r'\s*<domain type="test">\s*<name>web-02</name>.*?</domain>', text, re.S)
+    node.write_text(text[:removed.start()] + text[removed.end():])
+    proc = run_playbook(tmp_path, COLLECT, inventory)
+    doc, prom, _html = report(tmp_path)
+    counters = cached_facts(tmp_path)['compute-a1']['hypervisor_stats_counters']['vms']
+    gone = doc['vms'][uuid]
+    assert (gone['host'], gone['state'], gone['name']) == ('compute-a1', 'gone', 'web-02')
+    assert gone['cumulative'] == counters[uuid]['cumulative'] and gone['totals'] is None
+    assert all(e['uuid'] != uuid for kind in ('cpu', 'disk', 'network') for e in doc['top'][kind]['vms'])
+    assert 'web-02' not in '\n'.join(table_of(proc.stdout))
+    assert 'hypervisor_stats_vm_info{host="compute-a1",vm="web-02",uuid="%s",state="gone"} 1' % uuid in prom
+
+
+def test_without_output_dir_only_the_table_and_a_warning(tmp_path):
+    inventory = copy_examples(tmp_path)
+    cfg = tmp_path / 'ansible.cfg'
+    cfg.write_text('[defaults]\ncallbacks_enabled = %s\n\n[callback_capacity_report]\ngroup_by = labels.[\n' % CALLBACK)
+    env = ansible_env(tmp_path, ANSIBLE_CONFIG=str(cfg))
+    del env['HYPERVISOR_STATS_REPORT_DIR']
+    proc = subprocess.run([ANSIBLE_PLAYBOOK, '-i', str(inventory), COLLECT], capture_output=True, text=True,
+                          timeout=300, cwd=str(tmp_path), env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert BANNER in proc.stdout and 'compute-a1' in '\n'.join(table_of(proc.stdout))
+    warnings = ' '.join((proc.stdout + proc.stderr).split())
+    assert 'capacity_report: output_dir is not set' in warnings
+    assert "group_by 'labels.[' is not a valid JMESPath expression" in warnings
+    assert not any(name.startswith('capacity.') for _d, _s, files in os.walk(str(tmp_path)) for name in files)
