@@ -40,6 +40,7 @@ DECOYS = [
     '.collections/ansible_collections/hypervisor/stats/galaxy.yml',
     '.cache/facts/compute-a1',
     '.pytest_cache/README.md',
+    'tests/.pytest_cache/v/cache/nodeids',
     'tests/output/junit/sanity.xml',
     'tests/integration/guest/disk.img',
     'tests/molecule/default/rootfs.qcow2',
@@ -49,7 +50,8 @@ DECOYS = [
     'dist/hypervisor-stats-0.0.1.tar.gz',
 ]
 FORBIDDEN_PREFIXES = ['.venv', '.collections', '.cache', '.pytest_cache', '.git/', 'tests/output',
-                      'tests/integration', 'tests/molecule', 'roles/collector_timer/molecule', 'report', 'images', 'dist', 'bench', 'scripts']
+                      'tests/integration', 'tests/molecule', 'roles/collector_timer/molecule', 'report', 'images',
+                      'dist', 'bench', 'scripts']
 FORBIDDEN_SUFFIXES = ['.img', '.qcow2', '.raw', '.iso', '.tar.gz', '.pyc']
 MUST_SHIP = [
     'MANIFEST.json', 'FILES.json', 'README.md', 'meta/runtime.yml',
@@ -143,7 +145,7 @@ def test_tarball_leaves_artefacts_out_and_ships_the_collection(release):
         names = [m.name for m in tar.getmembers()]
     shipped = [n for n in names
                if any(n == p.rstrip('/') or n.startswith(p.rstrip('/') + '/') for p in FORBIDDEN_PREFIXES)
-               or any(n.endswith(s) for s in FORBIDDEN_SUFFIXES)]
+               or any(n.endswith(s) for s in FORBIDDEN_SUFFIXES) or '.pytest_cache' in n.split('/')]
     assert shipped == [], 'artefacts in the tarball: %s' % shipped
     missing = [n for n in MUST_SHIP if n not in names]
     assert missing == [], 'missing from the tarball: %s' % missing
