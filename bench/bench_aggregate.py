@@ -1,0 +1,152 @@
+"""Benchmark (issue 4): 10,000 hosts x 50 VMs of synthetic vm_stats samples through
+accumulate + cluster_totals, against a bare-Python loop doing the same sums in the same run.
+
+Targets: accumulate + cluster_totals <= 3 s, peak RSS <= 1.5 GB, and within 3x of the bare loop.
+
+    .venv/bin/python bench/bench_aggregate.py [--hosts N] [--vms M]
+
+The timed call is the second cycle (the steady state: every VM has a baseline), as
+the playbook runs it: a previous state read from the cache, this cycle's samples,
+a new state out. The peak RSS is the whole process's, samples and states included.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import argparse
+import gc
+import os
+import resource
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, '.collections'))
+
+from ansible_collections.hypervisor.stats.plugins.module_utils.accumulate import accumulate  # noqa: E402
+from ansible_collections.hypervisor.stats.plugins.module_utils.capacity import inventory_record  # noqa: E402
+from ansible_collections.hypervisor.stats.plugins.module_utils.cluster import STATISTICS_FIELDS, cluster_totals  # noqa: E402
+
+DISK_COUNTERS = ('rd_bytes', 'wr_bytes', 'rd_req', 'wr_req')
+NIC_COUNTERS = ('rx_bytes', 'tx_bytes', 'rx_packets', 'tx_packets', 'rx_errs', 'tx_errs', 'rx_drop', 'tx_drop')
+DISK_FIELDS = (('rd_bytes', 'disk_read_kb', 1024.0), ('wr_bytes', 'disk_write_kb', 1024.0),
+               ('rd_req', 'disk_read_ios', 1), ('wr_req', 'disk_write_ios', 1))
+NIC_FIELDS = (('rx_bytes', 'network_read_kb', 1024.0), ('tx_bytes', 'network_write_kb', 1024.0))
+
+
+def vm_sample(host_index, vm_index, cycle):
+    """One VM as vm_stats reports it (full shape), counters growing with the cycle."""
+    base = (host_index * 50 + vm_index) * 1000 + cycle * 7919
+    return {
+        'name': 'vm-%d-%d' % (host_index, vm_index),
+        'uuid': '%08x-0000-4000-8000-%012x' % (host_index, vm_index),
+        'state': 'running', 'domain_id': vm_index + 1, 'vcpus': 2, 'timed_out': False,
+        'cpu_time_ns': base * 10 ** 6, 'cpu_utilization': None,
+        'memory': {'max_kb': 4194304, 'actual_kb': 4194304, 'unused_kb': 1000, 'available_kb': 4000000, 'rss_kb': 2000000},
+        'disks': {'vda': dict((c, base + i) for i, c in enumerate(DISK_COUNTERS))},
+        'nics': {'vnet%d' % vm_index: dict((c, base + i) for i, c in enumerate(NIC_COUNTERS))},
+        'totals': {'network_read_kb': base / 1024.0, 'network_write_kb': base / 1024.0, 'disk_read_kb': base / 1024.0,
+                   'disk_write_kb': base / 1024.0, 'disk_read_ios': base, 'disk_write_ios': base},
+    }
+
+
+def samples_of(hosts, vms, cycle):
+    return dict(('hv%05d' % h, {'hypervisor_hostname': 'hv%05d' % h, 'uri': 'qemu:///system',
+                                'collected_at': 1700000000 + 60 * cycle,
+                                'vms': dict((v['uuid'], v) for v in (vm_sample(h, i, cycle) for i in range(vms)))})
+                for h in range(hosts))
+
+
+def host_resources(h):
+    return dict([(f, h % 7 + 1) for f in STATISTICS_FIELDS] + [
+        ('labels', {'cluster': 'c%d' % (h % 8)}),
+        ('inventory', {'VCPU': inventory_record(64, 0, 4.0, h % 200), 'MEMORY_MB': inventory_record(262144, 512, 1.0, h % 9000),
+                       'DISK_GB': inventory_record(2000, 0, 1.0, h % 1500)})])
+
+
+def bare_loop(previous, samples, hosts_facts):
+    """The same arithmetic with no checks, no rules beyond same-instance, no bookkeeping."""
+    state = {}
+    for host, sample in samples.items():
+        before = previous[host]['vms']
+        out = {}
+        for uuid, vm in sample['vms'].items():
+            old = before[uuid]
+            base = old['baseline']
+            same = base['domain_id'] == vm['domain_id']
+            cum = dict(old['cumulative'])
+            c, b = vm['cpu_time_ns'], base['cpu_time_ns']
+            cum['cpu_time_ns'] += c - b if same and c >= b else c
+            for group, fields in (('disks', DISK_FIELDS), ('nics', NIC_FIELDS)):
+                for dev, counters in vm[group].items():
+                    old_values = base[group][dev]
+                    for index, (counter, total, divisor) in enumerate(fields):
+                        c, b = counters[counter], old_values[index]
+                        cum[total] += (c - b if same and c >= b else c) / divisor
+            out[uuid] = {'cumulative': cum, 'baseline': {
+                'domain_id': vm['domain_id'], 'cpu_time_ns': vm['cpu_time_ns'],
+                'disks': dict((dev, [c[f] for f, _t, _d in DISK_FIELDS]) for dev, c in vm['disks'].items()),
+                'nics': dict((dev, [c[f] for f, _t, _d in NIC_FIELDS]) for dev, c in vm['nics'].items())}}
+        state[host] = {'vms': out}
+    totals = dict((f, 0) for f in STATISTICS_FIELDS)
+    inventory = {}
+    for facts in hosts_facts:
+        for f in STATISTICS_FIELDS:
+            totals[f] += facts[f]
+        for rc, rec in facts['inventory'].items():
+            acc = inventory.setdefault(rc, {'total': 0, 'reserved': 0, 'used': 0, 'capacity': 0, 'free': 0})
+            for f in acc:
+                acc[f] += rec[f]
+    return state, totals
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--hosts', type=int, default=10000)
+    parser.add_argument('--vms', type=int, default=50)
+    args = parser.parse_args()
+
+    hosts_facts = [host_resources(h) for h in range(args.hosts)]
+    flavors = {'m1.small': {'vcpus': 1, 'memory_mb': 2048, 'disk_gb': 20},
+               'm1.large': {'vcpus': 4, 'memory_mb': 8192, 'disk_gb': 80}}
+    first, warnings = accumulate({}, samples_of(args.hosts, args.vms, 1))
+    assert not warnings
+    samples = samples_of(args.hosts, args.vms, 2)
+    gc.collect()
+    rss_inputs = peak_rss_mb()
+
+    start, cpu = time.perf_counter(), time.process_time()
+    state, warnings = accumulate(first, samples, 604800)
+    totals = cluster_totals(hosts_facts, group_by='labels.cluster', flavors=flavors)
+    ours, ours_cpu = time.perf_counter() - start, time.process_time() - cpu
+    rss_ours = peak_rss_mb()
+    assert not warnings and totals['count'] == args.hosts
+
+    # Under the same conditions as accumulate, which pauses the garbage collector while it builds.
+    gc.disable()
+    start, cpu = time.perf_counter(), time.process_time()
+    bare_state, bare_totals = bare_loop(first, samples, hosts_facts)
+    bare, bare_cpu = time.perf_counter() - start, time.process_time() - cpu
+    gc.enable()
+
+    # Same sums, both ways.
+    some = next(iter(samples))
+    some_vm = next(iter(samples[some]['vms']))
+    assert bare_state[some]['vms'][some_vm]['cumulative'] == state[some]['vms'][some_vm]['cumulative']
+    assert all(bare_totals[f] == totals[f] for f in STATISTICS_FIELDS)
+
+    vms = args.hosts * args.vms
+    print('aggregation of %d hosts x %d VMs (%d VMs), second cycle; load average %.1f'
+          % (args.hosts, args.vms, vms, os.getloadavg()[0]))
+    print('%-34s %10s %10s %12s' % ('', 'CPU s', 'wall s', 'CPU us/VM'))
+    print('%-34s %10.2f %10.2f %12.2f' % ('accumulate + cluster_totals', ours_cpu, ours, ours_cpu / vms * 1e6))
+    print('%-34s %10.2f %10.2f %12.2f' % ('bare Python loop, same sums', bare_cpu, bare, bare_cpu / vms * 1e6))
+    print('%-34s %10.2fx (target <= 3x)' % ('ratio (CPU)', ours_cpu / bare_cpu))
+    print('%-34s %10.2f s  (target <= 3 s)' % ('accumulate + cluster_totals (CPU)', ours_cpu))
+    print('%-34s %10.0f MB (target <= 1500 MB; the inputs alone: %.0f MB)' % ('peak RSS', rss_ours, rss_inputs))
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,105 @@
+"""Benchmark (issue 4): controller CPU per host for one whole collection cycle
+(playbooks/collect.yml) on a 200-host simulated inventory (local connection,
+libvirt test-driver URIs), against one ansible.builtin.ping task on the same
+inventory. Target: the cycle <= 3x the ping.
+
+    .venv/bin/python bench/bench_cycle.py [--hosts N]
+
+CPU is user + system time of ansible-playbook and everything it starts (with a
+local connection the modules run on the controller too, so they are included on
+both sides). The measured cycle is the second one: every host has counters in
+the fact cache, as in production.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NODES = os.path.join(ROOT, 'examples', 'nodes')
+PING_PLAYBOOK = '''- name: One ping per hypervisor
+  hosts: hypervisors
+  gather_facts: false
+  tasks:
+    - name: Ping
+      ansible.builtin.ping:
+'''
+
+
+def make_inventory(workdir, hosts):
+    nodes = sorted(os.listdir(NODES))
+    os.makedirs(os.path.join(workdir, 'nodes'))
+    inventory_hosts = {}
+    for index in range(hosts):
+        name = 'hv%03d' % index
+        shutil.copy(os.path.join(NODES, nodes[index % len(nodes)]), os.path.join(workdir, 'nodes', name + '.xml'))
+        inventory_hosts[name] = {'hypervisor_stats_labels': {'cluster': 'c%d' % (index % 4)}}
+    inventory = {'all': {'children': {'hypervisors': {
+        'vars': {'ansible_connection': 'local', 'ansible_python_interpreter': '{{ ansible_playbook_python }}',
+                 'hypervisor_stats_uri': 'test://{{ inventory_dir }}/nodes/{{ inventory_hostname }}.xml',
+                 'hypervisor_stats_storage_pool': 'default-pool'},
+        'hosts': inventory_hosts}}}}
+    path = os.path.join(workdir, 'inventory.yml')
+    with open(path, 'w') as handle:
+        json.dump(inventory, handle)
+    with open(os.path.join(workdir, 'ping.yml'), 'w') as handle:
+        handle.write(PING_PLAYBOOK)
+    return path
+
+
+def run(args, env, cwd):
+    """(CPU seconds of the process tree, wall seconds)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    result = subprocess.run(args, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if result.returncode != 0:
+        sys.stderr.write(result.stdout[-5000:])
+        raise SystemExit('%s failed with %d' % (' '.join(args), result.returncode))
+    if 'failed=1' in result.stdout or 'unreachable=1' in result.stdout:
+        raise SystemExit('a host failed:\n' + result.stdout[-3000:])
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), wall
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--hosts', type=int, default=200)
+    args = parser.parse_args()
+    bindir = os.path.dirname(sys.executable)
+    workdir = tempfile.mkdtemp(prefix='bench-cycle-')
+    try:
+        inventory = make_inventory(workdir, args.hosts)
+        base_env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, '.collections'),
+                        ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_CACHE_PLUGIN='ansible.builtin.jsonfile',
+                        ANSIBLE_CACHE_PLUGIN_TIMEOUT='0', PATH=bindir + os.pathsep + os.environ.get('PATH', ''))
+        playbook = [os.path.join(bindir, 'ansible-playbook'), '-i', inventory]
+        rows = []
+        for label, extra in (('as configured (ansible.cfg callbacks)', {}),
+                             ('no extra callbacks', {'ANSIBLE_CALLBACKS_ENABLED': ''})):
+            env = dict(base_env, ANSIBLE_CACHE_PLUGIN_CONNECTION=os.path.join(workdir, 'facts-%d' % len(rows)), **extra)
+            run(playbook + [os.path.join(ROOT, 'playbooks', 'collect.yml')], env, workdir)   # first cycle fills the cache
+            cycle_cpu, cycle_wall = run(playbook + [os.path.join(ROOT, 'playbooks', 'collect.yml')], env, workdir)
+            ping_cpu, ping_wall = run(playbook + [os.path.join(workdir, 'ping.yml')], env, workdir)
+            rows.append((label, cycle_cpu, cycle_wall, ping_cpu, ping_wall))
+        print('controller CPU per host, %d hosts (local connection, test driver), forks from ansible.cfg; load average %.1f'
+              % (args.hosts, os.getloadavg()[0]))
+        print('%-40s %14s %14s %8s %10s %10s' % ('', 'cycle ms/host', 'ping ms/host', 'ratio', 'cycle wall', 'ping wall'))
+        for label, cycle_cpu, cycle_wall, ping_cpu, ping_wall in rows:
+            print('%-40s %14.1f %14.1f %7.2fx %9.1fs %9.1fs' % (
+                label, cycle_cpu / args.hosts * 1000, ping_cpu / args.hosts * 1000, cycle_cpu / ping_cpu, cycle_wall, ping_wall))
+        print('target: cycle <= 3x ping')
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    main()
