@@ -414,6 +414,7 @@ TRICKY_DOMAINS = [
      <disk type='file' device='disk'><driver name='qemu' type='qcow2' cache='none'/>
        <source file='/var/lib/nova/instances/R&amp;D &apos;x&apos;/disk' index='2'/>
        <backingStore type='file' index='3'><format type='raw'/><source file='/base/image'/><backingStore/></backingStore>
+       <mirror type='file' file='/copy' format='raw' job='copy'><format type='raw'/><source file='/copy'/></mirror>
        <target dev='vda' bus='virtio'/><alias name='virtio-disk0'/></disk>
      <disk type='block' device='disk'><driver name='qemu' type='raw'/><source dev='/dev/vg/lv'/>
        <target dev='vdb' bus='virtio'/></disk>
