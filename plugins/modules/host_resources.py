@@ -104,7 +104,7 @@ EXAMPLES = r'''
 
 - name: A simulated host from libvirt's test driver, disk measured from a pool
   hypervisor.stats.host_resources:
-    uri: "test:///{{ playbook_dir }}/nodes/compute1.xml"
+    uri: "test://{{ playbook_dir }}/nodes/compute1.xml"
     storage_pool: default-pool
 
 - name: Show free vCPUs

@@ -31,6 +31,7 @@ import libvirt  # noqa: E402
 from ansible_collections.hypervisor.stats.plugins.module_utils.libvirt_host import domain_devices  # noqa: E402
 
 MODULE = 'ansible_collections.hypervisor.stats.plugins.modules.host_resources'
+CLIENT = 'ansible_collections.hypervisor.stats.plugins.module_utils.libvirt_client'
 GIB = 1024 ** 3
 TEST_NS = '{http://libvirt.org/schemas/domain/test/1.0}'
 NODE_FILES = ['host_numa_smt.xml', 'host_small.xml', 'host_many.xml']
@@ -279,7 +280,8 @@ def test_unknown_uri_scheme_names_the_missing_driver(tmp_path):
 
 
 def _python_for(user_prefix):
-    """A Python the unprivileged user may run that can import ansible and libvirt from our venv."""
+    """A Python the unprivileged user may run that can import our collection, ansible and libvirt
+    (not the case when the checkout or the venv's interpreter lives under a private home)."""
     import ansible
     paths = os.pathsep.join([COLLECTIONS] + sorted({os.path.dirname(libvirt.__file__),
                                                     os.path.dirname(os.path.dirname(ansible.__file__))}))
@@ -287,7 +289,7 @@ def _python_for(user_prefix):
                    '/usr/bin/python3'):
         if not python:
             continue
-        probe = subprocess.run(list(user_prefix) + [python, '-c', 'import ansible.module_utils.basic, libvirt'],
+        probe = subprocess.run(list(user_prefix) + [python, '-c', 'import libvirt, ' + CLIENT],
                                env=dict(os.environ, PYTHONPATH=paths), capture_output=True, cwd='/')
         if probe.returncode == 0:
             return python, paths
