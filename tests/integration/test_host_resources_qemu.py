@@ -168,7 +168,9 @@ def test_host_matches_virsh(libvirtd, conn, tmp_path):
     # The QEMU driver has node memory stats: both figures come from them.
     assert facts['memory_mb_used_source'] == 'node_memory_stats'
     assert facts['memory_mb'] == total_before == total_after
-    assert min(used_before, used_after) - 64 <= facts['memory_mb_used'] <= max(used_before, used_after) + 64
+    # Other processes allocate meanwhile: bracket the module's figure, with 256 MiB of slack
+    # (test_capacity.py checks the formula exactly).
+    assert min(used_before, used_after) - 256 <= facts['memory_mb_used'] <= max(used_before, used_after) + 256
     assert facts['free_ram_mb'] == facts['memory_mb'] - facts['memory_mb_used']
 
     caps = ET.fromstring(virsh(uri, 'capabilities'))
