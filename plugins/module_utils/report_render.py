@@ -244,7 +244,7 @@ def _fits_table(doc, width):
 def render_table(doc, width=80):
     """The report as plain text at most ``width`` columns wide, without colour."""
     lines = ['%s. %s.' % (utc_text(doc['generated_at']), summary_text(doc))]
-    if doc['cluster']['group_by']:
+    if doc['cluster']['group_by'] and doc['cluster']['groups']:
         lines.append('Groups by %s.' % doc['cluster']['group_by'])
     if doc['hosts'] or doc['problems']:
         lines.append('')
@@ -264,7 +264,8 @@ def render_table(doc, width=80):
     if doc['problems']:
         lines += ['', 'Hosts with problems (%d):' % len(doc['problems'])]
         for problem in doc['problems']:
-            lines += textwrap.wrap(problem_text(problem), width, initial_indent='  ! ', subsequent_indent='    ')
+            lines += textwrap.wrap(problem_text(problem), width, initial_indent='  ! ', subsequent_indent='    ',
+                                   break_on_hyphens=False)
     return '\n'.join(line.rstrip() for line in lines)
 
 
