@@ -301,6 +301,12 @@ PROM_VM_COUNTERS = (
     ('disk_read_ios', 'disk_read_requests_total', 1, 'Disk read requests'),
     ('disk_write_ios', 'disk_write_requests_total', 1, 'Disk write requests'),
 )
+# (report source, field, metric name, factor, HELP) of every VM counter family
+PROM_VM_COUNTER_SERIES = tuple(
+    (source, field, prefix + name, factor, '%s, %s.' % (help_text, help_suffix))
+    for source, prefix, help_suffix in (('totals', 'vm_', 'since the domain started'),
+                                        ('cumulative', 'vm_cumulative_', 'accumulated across restarts and migrations'))
+    for field, name, factor, help_text in PROM_VM_COUNTERS)
 PROM_VM_MEMORY = (
     ('max_kb', 'memory_max_bytes', 'Maximum memory of the domain'),
     ('actual_kb', 'memory_actual_bytes', 'Current balloon size'),
@@ -346,12 +352,17 @@ class _Exposition:
 
     def text(self):
         out = []
+        label_texts = {}  # a VM's labels recur in ~25 families: format them once
         for name in self.order:
             kind, help_text, samples = self.families[name]
             out.append('# HELP %s %s' % (name, help_text.replace('\\', '\\\\').replace('\n', ' ')))
             out.append('# TYPE %s %s' % (name, kind))
             for labels, value in samples:
-                label_text = ','.join('%s="%s"' % (k, _prom_escape(v)) for k, v in labels if v is not None)
+                key = tuple(labels)
+                label_text = label_texts.get(key)
+                if label_text is None:
+                    label_text = label_texts[key] = ','.join(
+                        '%s="%s"' % (k, _prom_escape(v)) for k, v in labels if v is not None)
                 out.append('%s{%s} %s' % (name, label_text, _prom_value(value)) if label_text
                            else '%s %s' % (name, _prom_value(value)))
         return '\n'.join(out) + '\n'
@@ -432,14 +443,10 @@ def render_prometheus(doc):
         for field, name, help_text in PROM_VM_MEMORY:
             value = vm['memory'].get(field)
             expo.add('vm_' + name, 'gauge', help_text + '.', labels, None if value is None else value * KIB)
-        for source, prefix, help_suffix in (('totals', 'vm_', 'since the domain started'),
-                                            ('cumulative', 'vm_cumulative_', 'accumulated across restarts '
-                                             'and migrations')):
-            data = vm[source] or {}
-            for field, name, factor, help_text in PROM_VM_COUNTERS:
-                value = vm['cpu_time_ns'] if (source, field) == ('totals', 'cpu_time_ns') else data.get(field)
-                expo.add(prefix + name, 'counter', '%s, %s.' % (help_text, help_suffix), labels,
-                         None if value is None else value * factor)
+        for source, field, name, factor, help_text in PROM_VM_COUNTER_SERIES:
+            data = vm if (source, field) == ('totals', 'cpu_time_ns') else (vm[source] or {})
+            value = data.get(field)
+            expo.add(name, 'counter', help_text, labels, None if value is None else value * factor)
     return expo.text()
 
 
