@@ -271,8 +271,15 @@ def render_table(doc, width=80):
 
 # --- JSON --------------------------------------------------------------------
 
+PRETTY_JSON_MAX_VMS = 1000
+
+
 def render_json(doc):
-    return json.dumps(doc, indent=2, sort_keys=True) + '\n'
+    """Indented for a small cluster; compact beyond PRETTY_JSON_MAX_VMS VMs, where Python's
+    indenting encoder (pure Python, unlike the compact one) would take seconds."""
+    if len(doc['vms']) <= PRETTY_JSON_MAX_VMS:
+        return json.dumps(doc, indent=2, sort_keys=True) + '\n'
+    return json.dumps(doc, sort_keys=True, separators=(',', ':')) + '\n'
 
 
 # --- Prometheus --------------------------------------------------------------

@@ -99,7 +99,12 @@ def test_table_top_lists_in_order():
 
 def test_json_is_the_document():
     doc = full_doc()
-    assert json.loads(render_json(doc)) == json.loads(json.dumps(doc))
+    text = render_json(doc)
+    assert json.loads(text) == json.loads(json.dumps(doc))
+    assert text.startswith('{\n  "cluster"')  # indented, keys sorted
+    many = dict(doc, vms=dict(('u%d' % i, doc['vms'][next(iter(doc['vms']))]) for i in range(1001)))
+    text = render_json(many)
+    assert '\n' not in text.rstrip('\n') and json.loads(text) == json.loads(json.dumps(many))
 
 
 # --- Prometheus --------------------------------------------------------------
