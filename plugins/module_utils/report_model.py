@@ -119,10 +119,12 @@ def _short(message, limit=300):
     return text if len(text) <= limit else text[:limit - 3] + '...'
 
 
-def _inventory_record(record):
+def _inventory_record(record, with_ratio=True):
+    """One inventory record with its utilisation; sums over hosts have no allocation ratio."""
     record = _dict(record)
     out = dict((field, number(record.get(field))) for field in INVENTORY_FIELDS)
-    out['allocation_ratio'] = number(record.get('allocation_ratio'))
+    if with_ratio:
+        out['allocation_ratio'] = number(record.get('allocation_ratio'))
     out['utilization'] = ratio(out['used'], out['capacity'])
     return out
 
@@ -154,14 +156,7 @@ def _totals_section(data):
     for field in STATISTICS_FIELDS:
         out[field] = number(data.get(field))
     inventory = _dict(data.get('inventory'))
-    out['inventory'] = dict((rc, _cluster_record(inventory[rc])) for rc in RESOURCE_CLASSES if rc in inventory)
-    return out
-
-
-def _cluster_record(record):
-    record = _dict(record)
-    out = dict((field, number(record.get(field))) for field in INVENTORY_FIELDS)
-    out['utilization'] = ratio(out['used'], out['capacity'])
+    out['inventory'] = dict((rc, _inventory_record(inventory[rc], with_ratio=False)) for rc in RESOURCE_CLASSES if rc in inventory)
     return out
 
 
