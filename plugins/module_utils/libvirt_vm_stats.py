@@ -6,13 +6,15 @@
 The plan, per host:
 
 1. list the domains in the wanted states (one call, no monitor involved);
-2. one bulk ``virDomainListGetStats`` call for all of them, groups state,
-   cpu-total, balloon, vcpu, interface and block, flag NOWAIT (a domain whose
-   job is held elsewhere is answered without its monitor data instead of
-   waiting);
-3. when that call does not return in time (a QEMU that does not answer its
-   monitor holds the call, NOWAIT or not), one call per domain, concurrently,
-   so every other domain still answers and only the stuck one times out;
+2. bulk ``virDomainListGetStats`` calls with flag NOWAIT (a domain whose job
+   is held elsewhere is answered without its monitor data instead of waiting):
+   one for the stopped domains (groups state, balloon, vcpu) and, issued at the
+   same time, up to ACTIVE_BATCHES for the active ones (plus cpu-total,
+   interface and block), so that several QEMUs answer their monitors at once;
+3. when a call does not return in time (a QEMU that does not answer its
+   monitor holds the call, NOWAIT or not), or NOWAIT left a domain's monitor
+   data out, one call per such domain, concurrently, so every other domain
+   still answers and only the stuck one times out;
 4. domains the driver answered with fewer groups (libvirt's test driver answers
    only ``state``), or all of them when the bulk call is missing, are read with
    the per-domain calls info / blockStats / interfaceStats / memoryStats;
@@ -51,16 +53,40 @@ WORKERS = 8
 BULK_SHARE = 0.5
 # Seconds granted after the deadline to fetch what a stuck domain answers without its monitor.
 PARTIAL_MARGIN = 1.0
+# Concurrent bulk calls for active domains; with the one for stopped domains this
+# stays below libvirtd's default max_client_requests (5) per connection.
+ACTIVE_BATCHES = 3
+ACTIVE_BATCH_MIN = 8
 
 
 class Vanished(Exception):
     """The domain went away (or stopped) between listing and reading."""
 
 
-def bulk_groups():
-    return (libvirt.VIR_DOMAIN_STATS_STATE | libvirt.VIR_DOMAIN_STATS_CPU_TOTAL |
-            libvirt.VIR_DOMAIN_STATS_BALLOON | libvirt.VIR_DOMAIN_STATS_VCPU |
-            libvirt.VIR_DOMAIN_STATS_INTERFACE | libvirt.VIR_DOMAIN_STATS_BLOCK)
+def bulk_groups(active=True):
+    """The stats groups to ask for; a stopped domain has no runtime counters to ask for."""
+    groups = libvirt.VIR_DOMAIN_STATS_STATE | libvirt.VIR_DOMAIN_STATS_BALLOON | libvirt.VIR_DOMAIN_STATS_VCPU
+    if active:
+        groups |= (libvirt.VIR_DOMAIN_STATS_CPU_TOTAL | libvirt.VIR_DOMAIN_STATS_INTERFACE |
+                   libvirt.VIR_DOMAIN_STATS_BLOCK)
+    return groups
+
+
+def bulk_batches(domains):
+    """[(domains, groups)] for the bulk calls, issued concurrently.
+
+    Stopped domains go in one call with the groups they can answer. libvirtd
+    reads the domains of one call one after the other, waiting on each QEMU's
+    monitor in turn, so active domains are split into up to ACTIVE_BATCHES calls
+    (of at least ACTIVE_BATCH_MIN domains) whose QEMUs answer in parallel.
+    """
+    active = [d for d in domains if d.ID() >= 0]
+    inactive = [d for d in domains if d.ID() < 0]
+    batches = [(inactive, bulk_groups(False))] if inactive else []
+    if active:
+        size = max(ACTIVE_BATCH_MIN, -(-len(active) // ACTIVE_BATCHES))
+        batches.extend((active[i:i + size], bulk_groups(True)) for i in range(0, len(active), size))
+    return batches
 
 
 def _nowait_flag():
@@ -318,25 +344,28 @@ def _read_bulk(conn, domains, bulk_deadline, deadline):
     ``answered`` is true when libvirt answered for the whole list (a domain
     missing from the answer vanished), false when the bulk call is unsupported.
     """
-    groups = bulk_groups()
-    answer = run_until({'all': _bound(_timed, bulk_stats, conn, domains, groups)}, bulk_deadline)
-    records, answered_at = {}, None
-    if 'all' in answer:
-        ok, value = answer['all']
+    batches = bulk_batches(domains)
+    answers = run_until(dict((i, _bound(_timed, bulk_stats, conn, doms, groups))
+                             for i, (doms, groups) in enumerate(batches)), bulk_deadline)
+    records, answered_at, again = {}, None, []
+    for i, (doms, _groups) in enumerate(batches):
+        if i not in answers:
+            again.extend(doms)
+            continue
+        ok, value = answers[i]
         if not ok:
             if _unsupported(value) or isinstance(value, AttributeError):
                 return {}, set(), False, None
             raise value
-        records, answered_at = value
-        again = [d for d in domains if d.UUIDString() in records and d.ID() >= 0 and
-                 record_has_groups(records[d.UUIDString()], True) and
-                 monitor_data_missing(records[d.UUIDString()])]
-    else:
-        again = list(domains)
+        records.update(value[0])
+        answered_at = max(answered_at or 0, value[1])
+        again.extend(d for d in doms if d.ID() >= 0 and d.UUIDString() in records and
+                     record_has_groups(records[d.UUIDString()], True) and
+                     monitor_data_missing(records[d.UUIDString()]))
     stuck = set()
     if again:
-        answers = run_until(dict((d.UUIDString(), _bound(_single_stats, conn, d, groups, 0)) for d in again),
-                            deadline)
+        answers = run_until(dict((d.UUIDString(), _bound(_single_stats, conn, d, bulk_groups(d.ID() >= 0), 0))
+                                 for d in again), deadline)
         answered_at = answered_at or time.monotonic()
         for dom in again:
             uuid = dom.UUIDString()
@@ -351,7 +380,7 @@ def _read_bulk(conn, domains, bulk_deadline, deadline):
             else:
                 raise value
     partial = [d for d in domains if d.UUIDString() in stuck and d.UUIDString() not in records]
-    answers = run_until(dict((d.UUIDString(), _bound(_single_stats, conn, d, groups, _nowait_flag()))
+    answers = run_until(dict((d.UUIDString(), _bound(_single_stats, conn, d, bulk_groups(), _nowait_flag()))
                              for d in partial), time.monotonic() + PARTIAL_MARGIN)
     for uuid, (ok, value) in answers.items():
         if ok and value is not None:

@@ -74,10 +74,11 @@ def blank_vm(name, uuid, domain_id=None, state=None):
         'vcpus': None,
         'cpu_time_ns': None,
         'cpu_utilization': None,
-        'memory': dict((ours, None) for ours, _bulk, _call in MEMORY_FIELDS),
+        'memory': {'max_kb': None, 'actual_kb': None, 'unused_kb': None, 'available_kb': None, 'rss_kb': None},
         'disks': {},
         'nics': {},
-        'totals': dict((total, None) for total, _group, _counter, _div in TOTALS),
+        'totals': {'network_read_kb': None, 'network_write_kb': None, 'disk_read_kb': None,
+                   'disk_write_kb': None, 'disk_read_ios': None, 'disk_write_ios': None},
         'timed_out': False,
     }
 
@@ -94,15 +95,16 @@ def vm_from_bulk_record(name, uuid, domain_id, record, disk_targets=None):
     """
     vm = blank_vm(name, uuid, domain_id, record.get('state.state'))
     vm['vcpus'] = record.get('vcpu.current')
-    for ours, bulk_key, _call_key in MEMORY_FIELDS:
-        vm['memory'][ours] = record.get(bulk_key)
-    if is_active(vm):
-        vm['cpu_time_ns'] = record.get('cpu.time')
-        vm['disks'] = _devices_from_record(record, 'block', DISK_FIELDS, disk_targets)
-        vm['nics'] = _devices_from_record(record, 'net', NIC_FIELDS)
-    else:
-        # Counters run "since the domain started"; a stopped one has none.
-        vm['memory'] = dict((k, v if k in ('max_kb', 'actual_kb') else None) for k, v in vm['memory'].items())
+    memory = vm['memory']
+    memory['max_kb'] = record.get('balloon.maximum')
+    memory['actual_kb'] = record.get('balloon.current')
+    if not is_active(vm):
+        return vm  # counters run "since the domain started"; a stopped one has none
+    for ours, bulk_key, _call_key in MEMORY_FIELDS[2:]:
+        memory[ours] = record.get(bulk_key)
+    vm['cpu_time_ns'] = record.get('cpu.time')
+    vm['disks'] = _devices_from_record(record, 'block', DISK_FIELDS, disk_targets)
+    vm['nics'] = _devices_from_record(record, 'net', NIC_FIELDS)
     return with_totals(vm)
 
 
@@ -154,14 +156,12 @@ def vm_from_calls(name, uuid, domain_id, info, block_stats=None, interface_stats
 
 
 def with_totals(vm):
-    """Add CloudStack's totals; a total is null when any device lacks its counter."""
+    """Add CloudStack's totals; a total is null when any device lacks its counter, or the VM is stopped."""
+    if not is_active(vm):
+        return vm
     for total, group, counter, divisor in TOTALS:
         values = [dev[counter] for dev in vm[group].values()]
-        if any(v is None for v in values):
-            vm['totals'][total] = None
-        elif not is_active(vm):
-            vm['totals'][total] = None
-        else:
+        if None not in values:
             summed = sum(values)
             vm['totals'][total] = summed / divisor if divisor != 1 else summed
     return vm

@@ -16,8 +16,9 @@ description:
   - Reads CPU time and utilisation, vCPUs, memory, per-disk and per-interface counters of the VMs of one
     hypervisor through a read-only libvirt connection, with the totals Apache CloudStack's
     StatsCollector keeps per VM (network and disk KiB read and written, disk I/O counts).
-  - One bulk C(virDomainListGetStats) call reads all VMs (groups state, cpu-total, balloon, vcpu,
-    interface, block, with the NOWAIT flag). Where the driver answers fewer groups (for example
+  - Bulk C(virDomainListGetStats) calls read all VMs at once (groups state, cpu-total, balloon, vcpu,
+    interface, block, with the NOWAIT flag): one for stopped VMs and, issued together, up to three
+    for running ones so that several QEMUs answer at the same time. Where the driver answers fewer groups (for example
     libvirt's test driver) or lacks the bulk call, each VM is read with info, blockStats,
     interfaceStats and memoryStats instead; the facts are the same either way.
   - A VM whose QEMU does not answer its monitor cannot hold the task. Reading stops after O(timeout)
