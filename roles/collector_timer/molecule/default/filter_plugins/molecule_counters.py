@@ -1,0 +1,53 @@
+# -*- coding: utf-8 -*-
+# Copyright: hypervisor.stats contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Scenario-only filter for verify.yml: the counters found in a fact-cache entry."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+
+def _walk(node, path, found):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _walk(value, path + (str(key),), found)
+    elif isinstance(node, (int, float)) and not isinstance(node, bool):
+        if path[-1] == 'collected_at' or 'cumulative' in path:
+            found['.'.join(path)] = node
+
+
+def molecule_counters(entry):
+    """Every collected_at and every number under a `cumulative` key, by dotted path.
+
+    Works whatever the collection cycle stores, so the scenario checks growth of
+    what is there rather than of a layout it assumes.
+    """
+    if isinstance(entry, str):
+        entry = json.loads(entry)
+    found = {}
+    _walk(entry, (), found)
+    return found
+
+
+def molecule_growth(second, first):
+    """Compare two entries: which collected_at and cumulative counters grew, shrank or stayed."""
+    before, after = molecule_counters(first), molecule_counters(second)
+    common = sorted(set(before) & set(after))
+    cumulative = [p for p in common if '.cumulative.' in '.%s.' % p]
+    return {
+        'collected_at_grown': [p for p in common if p not in cumulative and after[p] > before[p]],
+        'collected_at_total': len([p for p in common if p not in cumulative]),
+        'cumulative_count': len(cumulative),
+        'cumulative_grown': [p for p in cumulative if after[p] > before[p]],
+        'cumulative_shrunk': [p for p in cumulative if after[p] < before[p]],
+        'cumulative_sum_first': sum(before[p] for p in cumulative),
+        'cumulative_sum_second': sum(after[p] for p in cumulative),
+    }
+
+
+class FilterModule(object):
+    def filters(self):
+        return {'molecule_counters': molecule_counters, 'molecule_growth': molecule_growth}
