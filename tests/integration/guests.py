@@ -401,20 +401,24 @@ class GuestPool:
         return self._create(False, '-' + suffix)
 
     def cleanup(self):
+        """Destroy and undefine every guest made here and delete its files; keeps going
+        past errors (a libvirtd that went away) and raises the first one at the end."""
+        errors = []
         for guest in self.guests:
-            try:
-                dom = guest.domain()
-            except libvirt.libvirtError:
-                continue
             try:
                 guest.thaw()  # a SIGSTOPped QEMU would not die on SIGTERM
             except (OSError, ValueError):
                 pass
-            _remove(dom)
-        for guest in self.guests:
+            try:
+                _remove(guest.domain())
+            except libvirt.libvirtError as exc:
+                if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                    errors.append(exc)
             for path in glob.glob(os.path.join(IMAGES_DIR, guest.name + '.*')):
                 os.unlink(path)
         self.guests = []
+        if errors:
+            raise errors[0]
 
 
 def _owner_alive(dom):
