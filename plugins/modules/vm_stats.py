@@ -17,7 +17,7 @@ description:
     hypervisor through a read-only libvirt connection, with the totals Apache CloudStack's
     StatsCollector keeps per VM (network and disk KiB read and written, disk I/O counts).
   - Bulk C(virDomainListGetStats) calls read all VMs at once (groups state, cpu-total, balloon, vcpu,
-    interface, block, with the NOWAIT flag): one for stopped VMs and, issued together, up to three
+    interface, block, with the NOWAIT flag), one for stopped VMs and, issued together, up to three
     for running ones so that several QEMUs answer at the same time. Where the driver answers fewer groups (for example
     libvirt's test driver) or lacks the bulk call, each VM is read with info, blockStats,
     interfaceStats and memoryStats instead; the facts are the same either way.
