@@ -31,7 +31,7 @@ def guests(libvirtd):
     traffic. Each Guest has ``name``, ``uuid``, ``domain()`` (libvirt domain on the
     pool's read-write ``conn``), ``tap`` (host-side NIC name), ``host_address`` /
     ``guest_address`` (its link-local /30), ``run(line)`` (a shell line in the
-    guest; ``burn N`` keeps its vCPU busy N s), ``frozen()`` (context manager:
+    guest; ``burn N`` keeps its vCPU busy N s, ``unburn`` stops it), ``frozen()`` (context manager:
     QEMU SIGSTOPped inside), ``reset()``, ``reboot()``, ``destroy()``, ``start()``
     and ``wait_ready()``. ``pool.transient(suffix)`` starts one more guest that is
     not defined (it vanishes when destroyed). A test that stops or freezes a guest

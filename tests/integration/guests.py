@@ -17,7 +17,8 @@ Inside, the init script
   once - traffic never leaves guest and tap; after the first round it prints
   ``HS-GUEST-READY`` on the console, so a ready guest has non-zero counters;
 * runs every line written to its serial console socket as a shell command, in
-  the background (``Guest.run``); ``burn N`` keeps its vCPU busy for N seconds.
+  the background (``Guest.run``); ``burn N`` keeps its vCPU busy for N seconds,
+  ``unburn`` stops that early.
 
 Building: ``apt-get download`` of the kernel package ``linux-image-cloud-amd64``
 depends on, ``dpkg -x`` (never installed on the host), initramfs packed with
@@ -80,7 +81,8 @@ ip link set lo up
 ip link set eth0 up
 ip addr add "$IP" dev eth0
 n=0; while [ ! -b /dev/vda ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n+1)); done
-burn() { timeout "$1" sh -c 'while :; do :; done'; }
+burn() { sh -c 'while :; do :; done' & echo $! > /tmp/burn.pid; sleep "$1"; unburn; }
+unburn() { kill $(cat /tmp/burn.pid) 2>/dev/null; }
 traffic_round() {
   echo 3 > /proc/sys/vm/drop_caches
   dd if=/dev/vda of=/dev/null bs=64k count=8 2>/dev/null

@@ -134,9 +134,12 @@ def test_counters_grow_between_two_runs(guests, libvirtd, tmp_path):
 
 def test_cpu_utilization_is_plausible(guests, libvirtd, tmp_path):
     busy, idle = guests.guests[0], guests.guests[1]
-    busy.run('burn 20')
-    time.sleep(1)
-    facts, _, elapsed = vm_stats(tmp_path, libvirtd, domains=names(guests), cpu_sample_seconds=3)
+    busy.run('burn 30')
+    try:
+        time.sleep(1)
+        facts, _, elapsed = vm_stats(tmp_path, libvirtd, domains=names(guests), cpu_sample_seconds=3)
+    finally:
+        busy.run('unburn')
     assert elapsed >= 3
     busy_util = facts['vms'][busy.uuid]['cpu_utilization']
     idle_util = facts['vms'][idle.uuid]['cpu_utilization']
