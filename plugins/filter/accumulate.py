@@ -65,10 +65,12 @@ _value:
   description:
     - The new state, keyed by host. Under each host C(hypervisor_hostname), C(uri), C(collected_at)
       and C(vms) keyed by UUID.
-    - Each VM has C(name), C(uuid), C(state) (C(gone) once it disappeared), C(domain_id), C(vcpus),
-      C(cpu_utilization), C(memory), C(first_seen), C(last_seen), C(cumulative) (C(cpu_time_ns),
-      C(network_read_kb), C(network_write_kb), C(disk_read_kb), C(disk_write_kb), C(disk_read_ios),
-      C(disk_write_ios)) and C(baseline), the raw counters the next cycle compares with.
+    - Each VM has C(name), C(state) (C(gone) once it disappeared), C(domain_id), C(vcpus),
+      C(cpu_utilization), C(memory), C(first_seen), C(last_seen) (timestamps of the samples, in seconds),
+      C(cumulative) (C(cpu_time_ns), C(network_read_kb), C(network_write_kb), C(disk_read_kb),
+      C(disk_write_kb), C(disk_read_ios), C(disk_write_ios)), C(timed_out) when its last reading was stuck,
+      and C(baseline), the raw counters the next cycle compares with (host, domain id, time, CPU time,
+      and per device a list of counters; internal, kept compact for the fact cache).
   type: dict
 '''
 

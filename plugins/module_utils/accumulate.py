@@ -41,13 +41,13 @@ class AccumulateError(ValueError):
 
 
 def _number(value):
-    # Exact types: JSON gives int and float, and bool (an int subclass) is no counter.
-    return value.__class__ in NUMBER_TYPES
+    # Subclasses count: Ansible hands over tagged ints and lazy dicts; bool is no number here.
+    return isinstance(value, NUMBER_TYPES) and not isinstance(value, bool)
 
 
 def _counter(value):
     """A raw counter usable for a delta: a non-negative number, else None."""
-    return value if value.__class__ in NUMBER_TYPES and value >= 0 else None
+    return value if _number(value) and value >= 0 else None
 
 
 def check_retention(retention_seconds):
@@ -82,7 +82,7 @@ def _valid_vm_entry(entry):
             return False
         return (_valid_devices(baseline['disks'], len(DEVICE_FIELDS['disks']))
                 and _valid_devices(baseline['nics'], len(DEVICE_FIELDS['nics']))
-                and entry['first_seen'].__class__ in NUMBER_TYPES and entry['last_seen'].__class__ in NUMBER_TYPES)
+                and _number(entry['first_seen']) and _number(entry['last_seen']))
     except (KeyError, TypeError, AttributeError):
         return False
 
@@ -169,7 +169,7 @@ def _update_vm(host, sample_at, vm, known, warnings):
 
     Runs once per VM per cycle (half a million times on a big cloud), hence the plain style.
     """
-    if vm.__class__ is not dict:
+    if not isinstance(vm, dict):
         warnings.append('sample of a VM on host %s is not a dict; ignored' % host)
         vm = {'timed_out': True}
     get = vm.get
@@ -180,7 +180,7 @@ def _update_vm(host, sample_at, vm, known, warnings):
         'domain_id': get('domain_id'),
         'vcpus': get('vcpus'),
         'cpu_utilization': None,
-        'memory': memory if memory.__class__ is dict else {},
+        'memory': memory if isinstance(memory, dict) else {},
         'first_seen': sample_at,
         'last_seen': sample_at,
         'cumulative': None,
@@ -194,7 +194,7 @@ def _update_vm(host, sample_at, vm, known, warnings):
         if entry['name'] is None:
             entry['name'] = known.get('name')
         # A baseline without a time was never measured (first seen while stuck): no delta against it.
-        if known['baseline'].get('collected_at').__class__ in NUMBER_TYPES:
+        if _number(known['baseline'].get('collected_at')):
             baseline = known['baseline']
     if get('timed_out'):
         # A stuck domain: nothing measured, so the old baseline stays for the next cycle.

@@ -344,3 +344,30 @@ def test_filter_warns_on_malformed_previous_and_returns_a_fresh_state(capfd):
     assert cum(state) == dict((name, 0) for name in COUNTERS)
     err = capfd.readouterr().err
     assert 'hypervisor.stats.accumulate' in err and 'host h1' in err
+
+
+class LazyDict(dict):
+    """Ansible 2.19 hands filters dict subclasses (lazy templating containers)..."""
+
+
+class TaggedInt(int):
+    """...and int subclasses carrying tags."""
+
+
+def _as_ansible_types(value):
+    if isinstance(value, dict):
+        return LazyDict((k, _as_ansible_types(v)) for k, v in value.items())
+    if isinstance(value, int) and not isinstance(value, bool):
+        return TaggedInt(value)
+    return value
+
+
+def test_dict_and_int_subclasses_as_ansible_passes_them_are_accepted():
+    s1 = _as_ansible_types({'h1': sample(100, vm(cpu=1e9, nics={'vnet0': (10 * KB, 0)}))})
+    s2 = _as_ansible_types({'h1': sample(160, vm(cpu=2e9, nics={'vnet0': (30 * KB, 0)}))})
+    first, warnings = accumulate({}, s1)
+    state, warnings = accumulate(_as_ansible_types(json.loads(json.dumps(first))), s2)
+    assert warnings == []
+    assert state['h1']['vms'][UUID]['name'] == 'web'
+    assert 'timed_out' not in state['h1']['vms'][UUID]
+    assert cum(state)['network_read_kb'] == 20
