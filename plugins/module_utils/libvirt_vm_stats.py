@@ -259,14 +259,14 @@ def collect(conn, states, names=None, timeout=10.0, cpu_sample_seconds=0.0, bulk
         hooks['after_list'](domains)
     by_uuid = dict((d.UUIDString(), d) for d in domains)
 
-    records, stuck, bulk_answered, bulk_at = {}, set(), False, None
+    records, stuck, failed, bulk_answered, bulk_at = {}, set(), {}, False, None
     if bulk and domains:
-        records, stuck, bulk_answered, bulk_at = _read_bulk(conn, domains, started + timeout * BULK_SHARE,
-                                                            deadline)
+        records, stuck, failed, bulk_answered, bulk_at = _read_bulk(conn, domains, started + timeout * BULK_SHARE,
+                                                                    deadline)
     from_bulk, by_call = {}, []
     for uuid, dom in by_uuid.items():
         record = records.get(uuid)
-        if record is None and uuid in stuck:
+        if record is None and (uuid in stuck or uuid in failed):
             continue
         if record is None and bulk_answered:
             result.vanished.append(dom.name())  # libvirt skipped it: gone since listing
@@ -283,20 +283,23 @@ def collect(conn, states, names=None, timeout=10.0, cpu_sample_seconds=0.0, bulk
     jobs.update((('calls', uuid), _bound(read_by_calls, by_uuid[uuid], progress[uuid])) for uuid in by_call)
     answers = run_until(jobs, max(deadline, time.monotonic() + PARTIAL_MARGIN) if stuck else deadline)
 
-    first_at = {}
+    first_at, unreadable = {}, []
     for uuid, dom in by_uuid.items():
         name = dom.name()
         xml_job, calls_job = ('xml', uuid), ('calls', uuid)
-        if xml_job in answers and not answers[xml_job][0]:
-            if _vanished(answers[xml_job][1]):
+        failure = failed.get(uuid)
+        for job in (xml_job, calls_job):
+            if job in answers and not answers[job][0]:
+                failure = answers[job][1]
+        if failure is not None:
+            if _vanished(failure):
                 result.vanished.append(name)
-                continue
-            raise answers[xml_job][1]
-        if calls_job in answers and not answers[calls_job][0]:
-            if _vanished(answers[calls_job][1]):
-                result.vanished.append(name)
-                continue
-            raise answers[calls_job][1]
+            else:
+                # One VM's error costs that VM only, never what the others answered.
+                unreadable.append(failure)
+                result.warnings.append("domain '%s' (%s) could not be read and is left out: %s"
+                                       % (name, uuid, failure))
+            continue
         timed_out = uuid in stuck or (xml_job in jobs and xml_job not in answers) or \
             (calls_job in jobs and calls_job not in answers)
         if uuid in from_bulk:
@@ -321,6 +324,8 @@ def collect(conn, states, names=None, timeout=10.0, cpu_sample_seconds=0.0, bulk
             continue
         result.vms.append(vm)
 
+    if unreadable and len(unreadable) == len(by_uuid):
+        raise unreadable[0]  # nothing answered at all: the host failed, not a VM
     if cpu_sample_seconds > 0:
         _sample_cpu(conn, result.vms, by_uuid, cpu_sample_seconds, timeout, first_at, result.paths)
     return result
@@ -331,7 +336,7 @@ def _bound(func, *args):
 
 
 def _read_bulk(conn, domains, bulk_deadline, deadline):
-    """(records, stuck uuids, answered, monotonic time of the answer).
+    """(records, stuck uuids, {uuid: error}, answered, monotonic time of the answer).
 
     One bulk call with NOWAIT. Two things can keep a domain's monitor data out
     of it: the call itself hangs on a QEMU that does not answer (NOWAIT does not
@@ -355,14 +360,15 @@ def _read_bulk(conn, domains, bulk_deadline, deadline):
         ok, value = answers[i]
         if not ok:
             if _unsupported(value) or isinstance(value, AttributeError):
-                return {}, set(), False, None
-            raise value
+                return {}, set(), {}, False, None
+            again.extend(doms)  # one domain may spoil a whole call: ask each alone
+            continue
         records.update(value[0])
         answered_at = max(answered_at or 0, value[1])
         again.extend(d for d in doms if d.ID() >= 0 and d.UUIDString() in records and
                      record_has_groups(records[d.UUIDString()], True) and
                      monitor_data_missing(records[d.UUIDString()]))
-    stuck = set()
+    stuck, failed = set(), {}
     if again:
         answers = run_until(dict((d.UUIDString(), _bound(_single_stats, conn, d, bulk_groups(d.ID() >= 0), 0))
                                  for d in again), deadline)
@@ -375,17 +381,17 @@ def _read_bulk(conn, domains, bulk_deadline, deadline):
             ok, value = answers[uuid]
             if ok and value is not None:
                 records[uuid] = value
-            elif ok or _vanished(value):
-                records.pop(uuid, None)
             else:
-                raise value
+                records.pop(uuid, None)
+                if not ok and not _vanished(value):
+                    failed[uuid] = value
     partial = [d for d in domains if d.UUIDString() in stuck and d.UUIDString() not in records]
     answers = run_until(dict((d.UUIDString(), _bound(_single_stats, conn, d, bulk_groups(), _nowait_flag()))
                              for d in partial), time.monotonic() + PARTIAL_MARGIN)
     for uuid, (ok, value) in answers.items():
         if ok and value is not None:
             records[uuid] = value
-    return records, stuck, True, answered_at
+    return records, stuck, failed, True, answered_at
 
 
 def _single_stats(conn, dom, groups, flags):
