@@ -131,7 +131,10 @@ ansible_facts:
             - C(totals) with CloudStack's meanings, summed over devices, KiB = bytes / 1024
               C(network_read_kb) (received), C(network_write_kb) (sent), C(disk_read_kb), C(disk_write_kb),
               C(disk_read_ios), C(disk_write_ios); null when a device's counter is unknown.
-            - C(timed_out) true when the VM did not answer within O(timeout); its other fields are then null.
+            - C(timed_out) true when the VM did not answer within O(timeout). What needs its QEMU monitor
+              (disk counters, balloon statistics) is then null; what libvirt reads without it (state, CPU
+              time, NIC counters) is given when libvirt answered that part in time. Do not take its
+              counters as a complete sample.
           type: dict
           returned: success
           sample:
