@@ -164,6 +164,7 @@ def run_chromium(tmp_path, *args):
                     pass
             assert time.time() < deadline, 'Chromium processes %s did not stop' % left
             time.sleep(0.2)
+        shutil.rmtree(profile, ignore_errors=True)
     assert proc.returncode == 0, err[-3000:]
     return out
 
