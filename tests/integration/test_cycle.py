@@ -300,6 +300,7 @@ def test_bad_inputs_are_refused_up_front_naming_the_variable(tmp_path):
     cluster = Cluster(tmp_path, {'hv1': ['vm-a']})
     for extra, needle in (({'hypervisor_stats_group': 'nosuchgroup'}, 'hypervisor_stats_group'),
                           ({'hypervisor_stats_cpu_allocation_ratio': 'lots'}, 'hypervisor_stats_cpu_allocation_ratio'),
+                          ({'hypervisor_stats_ram_allocation_ratio': '0'}, 'hypervisor_stats_ram_allocation_ratio'),
                           ({'hypervisor_stats_retention_seconds': '-5'}, 'hypervisor_stats_retention_seconds'),
                           ({'hypervisor_stats_flavors': '{small: [1'}, 'hypervisor_stats_flavors'),
                           ({'hypervisor_stats_flavors': '{"small": {"memory_mb": 512}}'}, "flavors['small'].vcpus"),
