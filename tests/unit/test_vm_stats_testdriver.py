@@ -40,6 +40,7 @@ def run_module(args, check=False):
     """Run the module through real Ansible; returns (rc, result dict)."""
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, '.collections'),
                ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_LOAD_CALLBACK_PLUGINS='1',
+               ANSIBLE_CACHE_PLUGIN='ansible.builtin.memory',  # keep the shared fact cache out of it
                ANSIBLE_STDOUT_CALLBACK='ansible.builtin.json')
     cmd = [os.path.join(ROOT, '.venv', 'bin', 'ansible'), 'localhost', '-m', 'hypervisor.stats.vm_stats',
            '-a', json.dumps(args), '-e', 'ansible_python_interpreter=' + sys.executable]
