@@ -255,19 +255,21 @@ def test_unreachable_and_failed_hosts_do_not_stop_the_cycle_and_keep_their_count
 
 
 def test_corrupt_cache_entries_start_afresh_for_that_host_only(tmp_path):
-    cluster = Cluster(tmp_path, {'hv1': ['vm-a'], 'hv2': ['vm-b'], 'hv3': ['vm-c']})
+    cluster = Cluster(tmp_path, {'hv1': ['vm-a'], 'hv2': ['vm-b'], 'hv3': ['vm-c']}, store_host='store')
     cluster.cycle()
     cluster.cycle()
     c_before = cluster.vm('hv3', 'vm-c')['cumulative']
     c_raw = cluster.raw('hv3', 'vm-c')
     assert c_before['network_read_kb'] > 0
     # hv1: not even JSON (Ansible removes the file); hv2: JSON, but the counters are malformed.
-    with open(os.path.join(cluster.cache_dir, 's1_hv1'), 'w') as handle:
-        handle.write('{"__payload__": "{\\"hypervisor_stats_cou')
+    for host in ('hv1', 'store'):
+        with open(os.path.join(cluster.cache_dir, 's1_' + host), 'w') as handle:
+            handle.write('{"__payload__": "{\\"hypervisor_stats_cou')
     with open(os.path.join(cluster.cache_dir, 's1_hv2'), 'w') as handle:
         handle.write(json.dumps({'__payload__': json.dumps({'hypervisor_stats_counters': {'vms': 'garbage', 'collected_at': 1}})}))
     cluster.cycle()
     assert 'was corrupt' in cluster.output
+    assert cluster.cluster()['totals']['count'] == 3, 'the store host entry is written anew'
     assert 'hypervisor.stats.accumulate' in cluster.output and 'hv2' in cluster.output
     for host, name in (('hv1', 'vm-a'), ('hv2', 'vm-b')):
         assert set(cluster.vm(host, name)['cumulative'].values()) == {0}, host
