@@ -34,7 +34,7 @@ def example_hosts(tmp_path_factory):
         [os.path.join(os.path.dirname(sys.executable), 'ansible'), 'hypervisors', '-i', os.path.join(ROOT, 'examples', 'inventory.yml'),
          '-m', 'hypervisor.stats.host_resources',
          '-a', '{"uri": "{{ hypervisor_stats_uri }}", "storage_pool": "default-pool", "labels": "{{ hypervisor_stats_labels }}"}'],
-        env=env, capture_output=True, text=True, timeout=120, check=True).stdout
+        env=env, cwd=str(tmp_path_factory.mktemp('adhoc')), capture_output=True, text=True, timeout=120, check=True).stdout
     hosts = json.loads(out)['plays'][0]['tasks'][0]['hosts']
     assert sorted(hosts) == sorted(LABELS)
     return [hosts[name]['ansible_facts']['host_resources'] for name in sorted(hosts)]
