@@ -29,6 +29,7 @@ DEVICE_FIELDS = dict((group, tuple((counter, total, divisor if divisor != 1 else
                                    for total, g, counter, divisor in TOTALS if g == group))
                      for group in ('disks', 'nics'))
 _CUMULATIVE_GETTER = itemgetter(*COUNTERS)
+_NONES = (None,) * max(len(fields) for fields in DEVICE_FIELDS.values())
 _GETTERS = dict((group, itemgetter(*[counter for counter, _total, _divisor in fields]))
                 for group, fields in DEVICE_FIELDS.items())
 NUMBER_TYPES = (int, float)
@@ -151,17 +152,12 @@ def _add_deltas(cumulative, baseline, new_baseline, same_instance):
     for group, fields in DEVICE_FIELDS.items():
         old_devices = baseline[group] if same_instance else {}
         for dev, values in new_baseline[group].items():
-            old = old_devices.get(dev)
-            index = 0
-            for _counter_name, total, divisor in fields:
-                value = values[index]
+            # A device absent from the baseline (hot-plugged, or another instance) counts whole.
+            for (_counter_name, total, divisor), value, before in zip(fields, values, old_devices.get(dev) or _NONES):
                 if value is not None:
-                    if old is not None:
-                        before = old[index]
-                        if before is not None and value >= before:
-                            value -= before
+                    if before is not None and value >= before:
+                        value -= before
                     cumulative[total] += value if divisor is None else value / divisor
-                index += 1
 
 
 def _update_vm(host, sample_at, vm, known, warnings):
