@@ -460,3 +460,28 @@ def test_domain_reader_agrees_with_a_parser_on_libvirt_output(uri):
             assert domain_devices(xml_text, vcpus) == reference_devices(xml_text, vcpus), dom.name()
     finally:
         conn.close()
+
+
+OVERFULL_POOL_NODE = '''<node>
+  <cpu><mhz>1000</mhz><model>x86_64</model><nodes>1</nodes><sockets>1</sockets>
+       <cores>2</cores><threads>1</threads><active>2</active></cpu>
+  <memory>4194304</memory>
+  <pool type="dir"><name>images</name><uuid>5b1a4e5c-0a01-4c3e-9d01-0000000000aa</uuid>
+    <target><path>/srv/images</path></target>
+    <volume type="file"><name>big.qcow2</name><capacity unit="GiB">200</capacity>
+      <allocation unit="GiB">150</allocation><target><format type="qcow2"/></target></volume>
+  </pool>
+</node>
+'''
+
+
+def test_overfull_pool_has_no_free_space_rather_than_a_wrapped_number(tmp_path):
+    # The test driver's pool is a fixed 100 GiB and reports available as an
+    # unsigned capacity - allocation: 150 GiB of volumes wrap it to ~16 EiB.
+    node = tmp_path / 'overfull.xml'
+    node.write_text(OVERFULL_POOL_NODE)
+    facts = facts_of(run_module({'uri': 'test://%s' % node, 'storage_pool': 'images'}, tmp_path))
+    assert facts['local_gb'] == 100
+    assert facts['local_gb_used'] == 150
+    assert facts['free_disk_gb'] == -50
+    assert facts['disk_available_least'] <= 0
