@@ -29,11 +29,14 @@ export MOLECULE_EPHEMERAL_DIRECTORY=$work/molecule
 export NO_COLOR=1 ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
 
 artefacts=$(python tests/molecule/vm.py artefacts)
-export HS_MOLECULE_WHEELHOUSE=$(python -c 'import json,sys; print(json.load(sys.stdin)["wheelhouse"])' <<<"$artefacts")
+export HS_MOLECULE_WHEELHOUSE=$(python -c 'import json,sys; print(json.load(sys.stdin)["wheelhouse"])' <<<"$artefacts")/wheelhouse.tar
 echo "molecule: image and wheelhouse ready after $(( $(date +%s) - t0 )) s"
 
 ansible-galaxy collection build --force --output-path "$work" . >/dev/null
 export HS_MOLECULE_COLLECTION_TARBALL=$(ls "$work"/hypervisor-stats-*.tar.gz)
+
+# Cheap checks on this machine first: the redis rendering and bad-input message.
+ansible-playbook tests/molecule/role_inputs.yml
 
 cd roles/collector_timer
 molecule test

@@ -11,7 +11,10 @@ import json
 
 
 def _walk(node, path, found):
-    if isinstance(node, dict):
+    if isinstance(node, dict) and '__ansible_type' in node and 'value' in node:
+        # ansible-core 2.19's jsonfile keeps a value's origin tags beside it.
+        _walk(node['value'], path, found)
+    elif isinstance(node, dict):
         for key, value in node.items():
             _walk(value, path + (str(key),), found)
     elif isinstance(node, (int, float)) and not isinstance(node, bool):
@@ -27,6 +30,9 @@ def molecule_counters(entry):
     """
     if isinstance(entry, str):
         entry = json.loads(entry)
+    if isinstance(entry.get('__payload__'), str):
+        # ansible-core 2.19's jsonfile: the facts are JSON inside the entry's JSON.
+        entry = json.loads(entry['__payload__'])
     found = {}
     _walk(entry, (), found)
     return found
