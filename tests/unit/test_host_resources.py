@@ -274,9 +274,16 @@ def test_bad_input_fails_with_a_clear_message(args, message, tmp_path):
 
 
 def test_unknown_uri_scheme_names_the_missing_driver(tmp_path):
+    # The client library hands a scheme it does not know to the daemon: with libvirtd
+    # up (the integration suite's, or a developer's) the daemon says it has no such
+    # driver; without one (unit tests run first in CI) the socket is missing.
     result = run_module({'uri': 'bogus:///system'}, tmp_path)
-    assert result['failed'] and 'no connection driver' in result['msg'].lower()
-    assert 'the URI scheme names a driver this libvirt does not have' in result['msg']
+    assert result['failed'] and "uri 'bogus:///system'" in result['msg']
+    if os.path.exists('/var/run/libvirt/libvirt-sock-ro'):
+        assert 'no connection driver' in result['msg'].lower()
+        assert 'the URI scheme names a driver this libvirt does not have' in result['msg']
+    else:
+        assert 'libvirtd (or virtqemud) does not seem to be running on that host' in result['msg']
 
 
 def _python_for(user_prefix):
