@@ -14,11 +14,15 @@ unset ANSIBLE_CONFIG   # Molecule writes its own; the repo's names the demo inve
 
 t0=$(date +%s)
 work=$(mktemp -d /var/tmp/hs-molecule-run.XXXXXX)
+# Molecule creates this (empty) even with prerun off; remove it if it was not there.
+had_user_collections=no
+[ -e "$HOME/.ansible/collections" ] && had_user_collections=yes
 cleanup() {
   rc=$?
   # A run interrupted between create and destroy must not leave the VM behind.
   python "$ROOT/tests/molecule/vm.py" destroy || true
   rm -rf "$work"
+  [ "$had_user_collections" = no ] && rmdir "$HOME/.ansible/collections" 2>/dev/null
   echo "molecule: total $(( $(date +%s) - t0 )) s"
   exit $rc
 }
