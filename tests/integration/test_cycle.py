@@ -328,3 +328,22 @@ def test_flavors_as_yaml_text_give_fits(tmp_path):
     hv2_disk_free = totals['groups']['c1']['inventory']['DISK_GB']['free']
     assert totals['fits']['disky'] == hv2_disk_free // 50 + max(totals['groups']['c0']['inventory']['DISK_GB']['free'] // 50, 0)
     assert totals['groups']['c1']['fits']['disky'] == hv2_disk_free // 50 > 0
+
+
+def test_blank_survey_answers_mean_not_set(tmp_path):
+    # AWX sends an unanswered optional survey question as an empty string.
+    blank = dict((name, '') for name in (
+        'hypervisor_stats_retention_seconds', 'hypervisor_stats_cpu_allocation_ratio',
+        'hypervisor_stats_ram_allocation_ratio', 'hypervisor_stats_disk_allocation_ratio',
+        'hypervisor_stats_reserved_host_cpus', 'hypervisor_stats_reserved_host_memory_mb',
+        'hypervisor_stats_reserved_host_disk_mb', 'hypervisor_stats_vm_timeout',
+        'hypervisor_stats_cpu_shared_set', 'hypervisor_stats_cpu_dedicated_set',
+        'hypervisor_stats_flavors'))
+    cluster = Cluster(tmp_path, {'hv1': ['vm-a']})
+    result = cluster.cycle(check=False, **blank)
+    assert result.returncode == 0, cluster.output[-3000:]
+    assert 'NOT COLLECTED' not in cluster.output, cluster.output[-3000:]
+    inventory = cluster.cluster()['totals']['inventory']
+    # The module's defaults apply: cpu ratio 4.0, 512 MiB reserved.
+    assert inventory['VCPU']['capacity'] == 4 * inventory['VCPU']['total']
+    assert inventory['MEMORY_MB']['reserved'] == 512
