@@ -39,9 +39,13 @@ LIBVIRT_COMMON_ARGS = dict(
 def connection_hint(err_text):
     """A short, actionable hint for the usual reasons a connection fails."""
     text = err_text.lower()
+    if 'certificate' in text:
+        # qemu://host/... with no transport means TLS, which needs a PKI set up first.
+        return ("the URI's transport is TLS; install libvirt's TLS certificates, "
+                'or name a transport such as qemu+ssh://')
     if 'permission denied' in text:
-        return ('the user running the module may not use the libvirt socket; '
-                'add it to the libvirt group or use become')
+        return ('this user may not open the read-only socket (libvirt-sock-ro); '
+                'check unix_sock_ro_perms / polkit rules of libvirtd, or use become')
     if 'no such file' in text or 'connection refused' in text or 'failed to connect socket' in text:
         return 'libvirtd (or virtqemud) does not seem to be running on that host'
     if 'no connection driver' in text or 'unsupported' in text:

@@ -492,3 +492,14 @@ def test_overfull_pool_has_no_free_space_rather_than_a_wrapped_number(tmp_path):
     assert facts['local_gb_used'] == 150
     assert facts['free_disk_gb'] == -50
     assert facts['disk_available_least'] <= 0
+
+
+def test_tls_uri_without_certificates_says_so(tmp_path):
+    # No transport in the URI means TLS; libvirt gives up before connecting
+    # when its CA certificate is missing, as on this machine.
+    if os.path.exists('/etc/pki/CA/cacert.pem'):
+        pytest.skip('a libvirt PKI is installed here')
+    result = run_module({'uri': 'qemu://127.0.0.1/system'}, tmp_path)
+    assert result['failed'] and "uri 'qemu://127.0.0.1/system'" in result['msg']
+    assert "transport is TLS" in result['msg'], result['msg']
+    assert 'not seem to be running' not in result['msg']
