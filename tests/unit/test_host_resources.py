@@ -332,7 +332,7 @@ def test_permission_denied_on_the_socket(root_only_socket):
     result = run_module({'uri': uri}, directory, python=python, prefix=as_nobody, env={'PYTHONPATH': paths})
     assert result['failed'] is True
     assert "uri '%s'" % uri in result['msg'] and 'Permission denied' in result['msg']
-    assert 'may not use the libvirt socket' in result['msg']
+    assert 'may not open the read-only socket' in result['msg']
 
 
 # --- through ansible-playbook: check mode and libvirt-python missing on the target -----------------
