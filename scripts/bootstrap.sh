@@ -11,7 +11,7 @@ PROFILE=${1:-demo}   # demo | test
 
 DEMO_PKGS="libvirt-dev pkg-config gcc python3-dev libvirt-clients"
 TEST_PKGS="$DEMO_PKGS libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils
-  redis-server prometheus chromium busybox-static cpio mmdebstrap e2fsprogs iproute2 util-linux rsync"
+  redis-server prometheus chromium busybox-static cpio mmdebstrap e2fsprogs iproute2 util-linux rsync openssh-client"
 
 want=$DEMO_PKGS
 [ "$PROFILE" = test ] && want=$TEST_PKGS
