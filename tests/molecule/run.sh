@@ -22,7 +22,7 @@ cleanup() {
   # A run interrupted between create and destroy must not leave the VM behind.
   python "$ROOT/tests/molecule/vm.py" destroy || true
   rm -rf "$work"
-  [ "$had_user_collections" = no ] && rmdir "$HOME/.ansible/collections" 2>/dev/null
+  if [ "$had_user_collections" = no ]; then rmdir "$HOME/.ansible/collections" 2>/dev/null || true; fi
   echo "molecule: total $(( $(date +%s) - t0 )) s"
   exit $rc
 }
