@@ -101,15 +101,20 @@ def test_counters_agree_with_virsh_domstats(guests, libvirtd, tmp_path):
         assert blocks['vda']['rd.bytes'] > 0 and blocks['vda']['wr.bytes'] > 0   # the guest did I/O
         assert set(vm['nics']) == {g.tap} == set(nets)
         nic, ref_nic = vm['nics'][g.tap], nets[g.tap]
-        for ours, theirs in (('rx_bytes', 'rx.bytes'), ('tx_bytes', 'tx.bytes'), ('rx_packets', 'rx.pkts'),
-                             ('tx_packets', 'tx.pkts'), ('rx_errs', 'rx.errs'), ('tx_errs', 'tx.errs'),
-                             ('rx_drop', 'rx.drop'), ('tx_drop', 'tx.drop')):
+        # A paused guest sends nothing, but the host may still send into its tap (an ARP
+        # request when its neighbour entry for the guest goes stale): what the guest
+        # receives may only grow between the two readings, by a packet or two.
+        for ours, theirs in (('tx_bytes', 'tx.bytes'), ('tx_packets', 'tx.pkts'), ('rx_errs', 'rx.errs'),
+                             ('tx_errs', 'tx.errs'), ('tx_drop', 'tx.drop')):
             assert nic[ours] == ref_nic[theirs], ours
+        for ours, theirs, slack in (('rx_bytes', 'rx.bytes', 2 * 1514), ('rx_packets', 'rx.pkts', 2),
+                                    ('rx_drop', 'rx.drop', 2)):
+            assert 0 <= ref_nic[theirs] - nic[ours] <= slack, (ours, nic[ours], ref_nic[theirs])
         assert ref_nic['tx.pkts'] > 0 and ref_nic['rx.pkts'] > 0   # pings went both ways
         assert vm['totals'] == {
             'disk_read_kb': blocks['vda']['rd.bytes'] / 1024.0, 'disk_write_kb': blocks['vda']['wr.bytes'] / 1024.0,
             'disk_read_ios': blocks['vda']['rd.reqs'], 'disk_write_ios': blocks['vda']['wr.reqs'],
-            'network_read_kb': ref_nic['rx.bytes'] / 1024.0, 'network_write_kb': ref_nic['tx.bytes'] / 1024.0}
+            'network_read_kb': nic['rx_bytes'] / 1024.0, 'network_write_kb': ref_nic['tx.bytes'] / 1024.0}
         for ours, theirs in (('max_kb', 'balloon.maximum'), ('actual_kb', 'balloon.current'),
                              ('unused_kb', 'balloon.unused'), ('available_kb', 'balloon.available')):
             assert vm['memory'][ours] == ref[theirs], ours
