@@ -290,16 +290,3 @@ def _accumulate(previous, samples, retention_seconds):
             'vms': vms,
         }
     return state, warnings
-
-
-def counter_totals(state):
-    """Cumulative counters summed over every VM kept (gone ones included: their use happened)."""
-    totals = dict((name, 0) for name in COUNTERS)
-    vms = 0
-    for entry in state.values():
-        for vm in entry['vms'].values():
-            vms += 1
-            for name in COUNTERS:
-                totals[name] += vm['cumulative'][name]
-    totals['vms'] = vms
-    return totals

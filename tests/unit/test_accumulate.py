@@ -15,7 +15,7 @@ from ansible.errors import AnsibleFilterError  # noqa: E402
 
 from ansible_collections.hypervisor.stats.plugins.filter.accumulate import accumulate_filter  # noqa: E402
 from ansible_collections.hypervisor.stats.plugins.module_utils.accumulate import (  # noqa: E402
-    COUNTERS, GONE, AccumulateError, accumulate, counter_totals)
+    COUNTERS, GONE, AccumulateError, accumulate)
 
 UUID = '11111111-2222-3333-4444-555555555555'
 KB = 1024
@@ -316,11 +316,12 @@ def test_uuid_on_two_hosts_goes_to_the_one_where_it_runs():
     assert UUID in state['h2']['vms'] and UUID not in state['h1']['vms']
 
 
-def test_counter_totals_sums_every_vm():
+def test_deltas_accumulate_per_vm_on_every_host():
     s1 = {'h1': sample(100, vm(nics={'vnet0': (1 * KB, 0)})), 'h2': sample(100, vm(uuid='z', nics={'vnet0': (1 * KB, 0)}))}
     s2 = {'h1': sample(160, vm(nics={'vnet0': (5 * KB, 0)})), 'h2': sample(160, vm(uuid='z', nics={'vnet0': (3 * KB, 0)}))}
-    totals = counter_totals(run(run({}, s1)[0], s2)[0])
-    assert totals['vms'] == 2 and totals['network_read_kb'] == 6
+    state = run(run({}, s1)[0], s2)[0]
+    vms = [vm for entry in state.values() for vm in entry['vms'].values()]
+    assert len(vms) == 2 and sum(vm['cumulative']['network_read_kb'] for vm in vms) == 6
 
 
 @pytest.mark.parametrize('samples,retention,needle', [
