@@ -55,7 +55,7 @@ def parse_cpu_set(text, option):
 
 
 def check_cpu_sets(shared, dedicated, online_cpus):
-    """Reject sets naming CPUs the host lacks (or has offline), and overlapping sets."""
+    """Reject sets naming CPUs the host lacks (or has offline)."""
     host = set(online_cpus)
     for option, cpus in (('cpu_shared_set', shared), ('cpu_dedicated_set', dedicated)):
         if cpus is None:
@@ -64,11 +64,25 @@ def check_cpu_sets(shared, dedicated, online_cpus):
         if unknown:
             raise CapacityError("%s names CPUs the host does not have: %s (host CPUs: %s)"
                                 % (option, format_cpu_list(unknown), format_cpu_list(sorted(host))))
+
+
+def check_options(options):
+    """Every check that needs no host, so bad arguments fail before a connection is opened.
+
+    Returns ``(shared, dedicated, ratios)``: the parsed CPU sets (None when not given)
+    and the three allocation ratios as floats.
+    """
+    shared = parse_cpu_set(options.get('cpu_shared_set'), 'cpu_shared_set')
+    dedicated = parse_cpu_set(options.get('cpu_dedicated_set'), 'cpu_dedicated_set')
     if shared is not None and dedicated is not None:
         common = sorted(set(shared) & set(dedicated))
         if common:
             raise CapacityError("cpu_shared_set and cpu_dedicated_set overlap on CPUs %s"
                                 % format_cpu_list(common))
+    ratios = dict((name, check_ratio(name, options.get(name)))
+                  for name in ('cpu_allocation_ratio', 'ram_allocation_ratio', 'disk_allocation_ratio'))
+    check_reservations(options)
+    return shared, dedicated, ratios
 
 
 def format_cpu_list(cpus):
@@ -180,12 +194,8 @@ def host_facts(raw, options):
     module options (reservations, ratios, CPU sets, labels).
     """
     online_cpus = raw['online_cpus']
-    shared = parse_cpu_set(options.get('cpu_shared_set'), 'cpu_shared_set')
-    dedicated = parse_cpu_set(options.get('cpu_dedicated_set'), 'cpu_dedicated_set')
+    shared, dedicated, ratios = check_options(options)
     check_cpu_sets(shared, dedicated, online_cpus)
-    ratios = dict((name, check_ratio(name, options.get(name)))
-                  for name in ('cpu_allocation_ratio', 'ram_allocation_ratio', 'disk_allocation_ratio'))
-    check_reservations(options)
 
     # Nova: a dedicated set without a shared set leaves no CPUs for unpinned
     # guests (no VCPU inventory); without either, every online CPU is shared.

@@ -251,7 +251,7 @@ ansible_facts:
 '''
 
 from ansible_collections.hypervisor.stats.plugins.module_utils.libvirt_client import LibvirtModule
-from ansible_collections.hypervisor.stats.plugins.module_utils.capacity import CapacityError, host_facts
+from ansible_collections.hypervisor.stats.plugins.module_utils.capacity import CapacityError, check_options, host_facts
 from ansible_collections.hypervisor.stats.plugins.module_utils.libvirt_host import gather_host
 
 DEFAULT_INSTANCES_PATH = '/var/lib/libvirt/images'
@@ -276,6 +276,7 @@ def main():
     )
     params = lm.params
     try:
+        check_options(params)
         with lm:
             raw = gather_host(lm.conn, lm.uri,
                               instances_path=params['instances_path'] or DEFAULT_INSTANCES_PATH,

@@ -80,7 +80,7 @@ EXAMPLES = r'''
 
 - name: Every VM, stopped ones too, of a simulated host
   hypervisor.stats.vm_stats:
-    uri: "test:///{{ playbook_dir }}/nodes/compute1.xml"
+    uri: "test://{{ playbook_dir }}/nodes/compute1.xml"
     states: [running, paused, shutoff]
 
 - name: Show what each VM wrote to disk

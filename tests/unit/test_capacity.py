@@ -14,7 +14,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, '.collections'))
 
 from ansible_collections.hypervisor.stats.plugins.module_utils.capacity import (  # noqa: E402
-    GIB, CapacityError, check_cpu_sets, disk_over_commit_bytes, format_cpu_list, host_facts, inventory_record,
+    GIB, CapacityError, check_options, disk_over_commit_bytes, format_cpu_list, host_facts, inventory_record,
     parse_cpu_set)
 
 DEFAULTS = {'reserved_host_cpus': 0, 'reserved_host_memory_mb': 512, 'reserved_host_disk_mb': 0,
@@ -109,8 +109,9 @@ def test_overlapping_sets_fail_naming_both_options():
     with pytest.raises(CapacityError) as err:
         facts(cpu_shared_set='0-8', cpu_dedicated_set='8-15')
     assert str(err.value) == 'cpu_shared_set and cpu_dedicated_set overlap on CPUs 8'
+    # Needs no host: the module checks this before it connects.
     with pytest.raises(CapacityError, match='overlap on CPUs 4-7'):
-        check_cpu_sets([0, 1, 2, 3, 4, 5, 6, 7], [4, 5, 6, 7], list(range(8)))
+        check_options(dict(DEFAULTS, cpu_shared_set='0-7', cpu_dedicated_set='4-7'))
 
 
 # --- vCPUs ------------------------------------------------------------------------------------

@@ -257,7 +257,8 @@ def test_check_mode_changes_nothing_and_reports_the_same(tmp_path):
     ({'uri': 'test:///default', 'instances_path': '/nonexistent/instances'},
      "instances_path '/nonexistent/instances' cannot be measured"),
     ({'uri': 'test:///default', 'cpu_shared_set': '0-3,x'}, "cpu_shared_set: cannot parse 'x'"),
-    ({'uri': node_uri('host_small.xml'), 'cpu_shared_set': '0-7'},
+    # instances_path: the default one may not exist on a test machine without libvirtd.
+    ({'uri': node_uri('host_small.xml'), 'cpu_shared_set': '0-7', 'instances_path': '/tmp'},
      'cpu_shared_set names CPUs the host does not have: 4-7 (host CPUs: 0-3)'),
     ({'uri': node_uri('host_small.xml'), 'cpu_shared_set': '0-2', 'cpu_dedicated_set': '2-3'},
      'cpu_shared_set and cpu_dedicated_set overlap on CPUs 2'),
@@ -265,6 +266,9 @@ def test_check_mode_changes_nothing_and_reports_the_same(tmp_path):
     ({'uri': 'test:///default', 'disk_allocation_ratio': -1.5}, 'disk_allocation_ratio must be greater than 0'),
     ({'uri': 'test:///default', 'cpu_allocation_ratio': 'lots'}, 'cpu_allocation_ratio'),
     ({'uri': 'test:///default', 'reserved_host_memory_mb': -1}, 'reserved_host_memory_mb must not be negative'),
+    # Options are checked before connecting: the bad option is named, not the missing daemon.
+    ({'uri': 'qemu+unix:///system?socket=/nonexistent/libvirt-sock', 'cpu_allocation_ratio': 0},
+     'cpu_allocation_ratio must be greater than 0'),
 ])
 def test_bad_input_fails_with_a_clear_message(args, message, tmp_path):
     result = run_module(args, tmp_path)
@@ -273,13 +277,25 @@ def test_bad_input_fails_with_a_clear_message(args, message, tmp_path):
     assert 'ansible_facts' not in result
 
 
+def _socket_answers(path):
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True
+
+
 def test_unknown_uri_scheme_names_the_missing_driver(tmp_path):
     # The client library hands a scheme it does not know to the daemon: with libvirtd
     # up (the integration suite's, or a developer's) the daemon says it has no such
-    # driver; without one (unit tests run first in CI) the socket is missing.
+    # driver; without one (unit tests run first in CI) nothing answers on the socket. A
+    # daemon killed earlier may leave the socket file behind, so ask the socket itself.
     result = run_module({'uri': 'bogus:///system'}, tmp_path)
     assert result['failed'] and "uri 'bogus:///system'" in result['msg']
-    if os.path.exists('/var/run/libvirt/libvirt-sock-ro'):
+    if _socket_answers('/var/run/libvirt/libvirt-sock-ro'):
         assert 'no connection driver' in result['msg'].lower()
         assert 'the URI scheme names a driver this libvirt does not have' in result['msg']
     else:
