@@ -33,7 +33,7 @@ mkdir -p "$dest"
 # content that ships is checked: tests/, bench/ and scripts/ hold our pytest
 # suites and tooling, not ansible-test targets (they are excluded from the
 # Galaxy build too), and pytest plus ansible-lint cover them.
-git ls-files -z --cached --others --exclude-standard -- . ':!tests' ':!bench' ':!scripts' | \
+git ls-files -z --cached --others --exclude-standard -- . ':!tests' ':!bench' ':!scripts' tests/config.yml | \
   while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done | \
   rsync -a --from0 --files-from=- ./ "$dest/"
 (

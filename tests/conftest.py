@@ -1,19 +1,17 @@
-"""Fixtures for integration tests: a real libvirtd with the QEMU driver."""
+"""The one conftest of the suite: fixtures for unit and integration tests.
 
-import os
-import sys
+pytest.ini puts the collection (``.collections``) and the helper modules of
+``tests/unit`` and ``tests/integration`` on the path, so no test edits sys.path.
+Integration fixtures start real daemons (libvirtd with the QEMU driver, redis-server).
+"""
 
 import pytest
-
-sys.path.insert(0, os.path.dirname(__file__))
-
-from libvirtd import Libvirtd, URI  # noqa: E402
-from guests import GuestPool  # noqa: E402
 
 
 @pytest.fixture(scope='session')
 def libvirtd():
     """A running libvirtd on qemu:///system, started for the session and stopped after it."""
+    from libvirtd import Libvirtd, URI
     daemon = Libvirtd().start()
     yield URI
     daemon.stop()
@@ -38,6 +36,7 @@ def guests(libvirtd):
     must leave it running and ready again. Everything is removed at the end.
     """
     import libvirt
+    from guests import GuestPool
     conn = libvirt.open(libvirtd)
     pool = None
     try:

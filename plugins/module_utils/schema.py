@@ -1,0 +1,116 @@
+# -*- coding: utf-8 -*-
+# Copyright: hypervisor.stats contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The collection's data schema: every field name, resource class, unit and default, once.
+
+Modules (on the hypervisor) and controller plugins (filters, callback, plugin_utils)
+all read their names from here, so adding a counter is one line in one file.
+Nothing here imports libvirt or does I/O.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import math
+
+# --- units -------------------------------------------------------------------
+
+KIB = 1024
+MIB = 1024 * KIB
+GIB = 1024 * MIB
+
+# --- placement resource classes, in display order ----------------------------
+
+# PCPU only exists with a dedicated CPU set.
+RESOURCE_CLASSES = ('VCPU', 'PCPU', 'MEMORY_MB', 'DISK_GB')
+# Fields of one placement inventory record that add up over hosts.
+INVENTORY_FIELDS = ('total', 'reserved', 'used', 'capacity', 'free')
+# flavor field -> resource class it draws from
+FLAVOR_RESOURCES = (('vcpus', 'VCPU'), ('memory_mb', 'MEMORY_MB'), ('disk_gb', 'DISK_GB'))
+
+# --- host_resources facts ----------------------------------------------------
+
+# Nova's os-hypervisors/statistics fields: host facts that add up over hosts.
+STATISTICS_FIELDS = ('running_vms', 'vcpus', 'vcpus_used', 'memory_mb', 'memory_mb_used', 'free_ram_mb',
+                     'local_gb', 'local_gb_used', 'free_disk_gb', 'disk_available_least')
+# Disks held by the host's own storage; network disks (Ceph, iSCSI, NBD ...) live elsewhere.
+LOCAL_DISK_TYPES = ('file', 'block')
+# Formats whose files grow up to their virtual size (Nova's list).
+SPARSE_FORMATS = ('qcow2', 'ploop')
+
+# --- vm_stats facts ----------------------------------------------------------
+
+# virDomainState
+STATE_NAMES = {
+    0: 'nostate', 1: 'running', 2: 'blocked', 3: 'paused', 4: 'shutdown',
+    5: 'shutoff', 6: 'crashed', 7: 'pmsuspended',
+}
+# Per disk: (our name, bulk-stats suffix).
+DISK_FIELDS = (('rd_bytes', 'rd.bytes'), ('wr_bytes', 'wr.bytes'), ('rd_req', 'rd.reqs'), ('wr_req', 'wr.reqs'))
+# Order of virDomainBlockStats' tuple (its fifth value, errs, is not kept).
+BLOCK_STATS_ORDER = ('rd_req', 'rd_bytes', 'wr_req', 'wr_bytes')
+# Per NIC: (our name, bulk-stats suffix); virDomainInterfaceStats' tuple has exactly this order.
+NIC_FIELDS = (('rx_bytes', 'rx.bytes'), ('rx_packets', 'rx.pkts'), ('rx_errs', 'rx.errs'), ('rx_drop', 'rx.drop'),
+              ('tx_bytes', 'tx.bytes'), ('tx_packets', 'tx.pkts'), ('tx_errs', 'tx.errs'), ('tx_drop', 'tx.drop'))
+# A VM's memory, in KiB: (our name, bulk-stats key, virDomainMemoryStats key or None).
+MEMORY_SOURCES = (('max_kb', 'balloon.maximum', None), ('actual_kb', 'balloon.current', 'actual'),
+                  ('unused_kb', 'balloon.unused', 'unused'), ('available_kb', 'balloon.available', 'available'),
+                  ('rss_kb', 'balloon.rss', 'rss'))
+MEMORY_FIELDS = tuple(name for name, _bulk, _call in MEMORY_SOURCES)
+# CloudStack's VmStatsEntry totals: (total, device group, per-device counter, divisor).
+# KiB totals divide bytes by 1024.0; I/O counts stay integers (divisor 1).
+VM_TOTALS = (('network_read_kb', 'nics', 'rx_bytes', 1024.0), ('network_write_kb', 'nics', 'tx_bytes', 1024.0),
+             ('disk_read_kb', 'disks', 'rd_bytes', 1024.0), ('disk_write_kb', 'disks', 'wr_bytes', 1024.0),
+             ('disk_read_ios', 'disks', 'rd_req', 1), ('disk_write_ios', 'disks', 'wr_req', 1))
+VM_TOTAL_FIELDS = tuple(total for total, _group, _counter, _divisor in VM_TOTALS)
+# What the accumulate filter keeps cumulative per VM.
+COUNTERS = ('cpu_time_ns',) + VM_TOTAL_FIELDS
+# The state of a VM that disappeared, kept until the retention ends.
+GONE = 'gone'
+
+# --- fact names ----------------------------------------------------------------
+
+HOST_FACT = 'host_resources'
+VM_FACT = 'vm_stats'
+# Facts the main job stores in the fact cache (and the report picks up).
+COUNTERS_FACT = 'hypervisor_stats_counters'
+CLUSTER_FACT = 'hypervisor_stats_cluster'
+
+# --- defaults ------------------------------------------------------------------
+
+DEFAULT_URI = 'qemu:///system'
+DEFAULT_INSTANCES_PATH = '/var/lib/libvirt/images'
+DEFAULT_STATES = ('running', 'paused')
+DEFAULT_VM_TIMEOUT = 10.0
+DEFAULT_RETENTION_SECONDS = 604800
+DEFAULT_GROUP_BY = 'labels.cluster'
+# host_resources options with a default, as Nova's.
+HOST_OPTION_DEFAULTS = {
+    'reserved_host_cpus': 0,
+    'reserved_host_memory_mb': 512,
+    'reserved_host_disk_mb': 0,
+    'cpu_allocation_ratio': 4.0,
+    'ram_allocation_ratio': 1.0,
+    'disk_allocation_ratio': 1.0,
+}
+ALLOCATION_RATIOS = ('cpu_allocation_ratio', 'ram_allocation_ratio', 'disk_allocation_ratio')
+RESERVATIONS = ('reserved_host_cpus', 'reserved_host_memory_mb', 'reserved_host_disk_mb')
+
+
+# --- number checks -------------------------------------------------------------
+
+def is_number(value):
+    """A real int or float; bools are not numbers here. Subclasses count: Ansible hands
+    over tagged ints and floats."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def is_finite_number(value):
+    """A number that is neither NaN nor infinite: the only kind ever written anywhere."""
+    return is_number(value) and (isinstance(value, int) or math.isfinite(value))
+
+
+def number_or_none(value):
+    """The value when it is a finite number, else None."""
+    return value if is_finite_number(value) else None
