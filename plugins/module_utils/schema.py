@@ -85,6 +85,9 @@ DEFAULT_STATES = ('running', 'paused')
 DEFAULT_VM_TIMEOUT = 10.0
 DEFAULT_RETENTION_SECONDS = 604800
 DEFAULT_GROUP_BY = 'labels.cluster'
+# The main job: the inventory group of hypervisors, and the host whose fact cache keeps the cluster.
+DEFAULT_GROUP = 'hypervisors'
+DEFAULT_STORE_HOST = 'localhost'
 # host_resources options with a default, as Nova's.
 HOST_OPTION_DEFAULTS = {
     'reserved_host_cpus': 0,

@@ -244,7 +244,9 @@ def test_unreachable_and_failed_hosts_do_not_stop_the_cycle_and_keep_their_count
     cluster.nodes['hv3'] = None
     result = cluster.cycle()
     assert 'UNREACHABLE' in cluster.output
-    assert 'hv3.xml' in cluster.output and 'NOT COLLECTED' in cluster.output
+    # The capacity report's table (the end-of-run summary) marks both as not collected.
+    assert 'hv3.xml' in cluster.output and 'hv3  FAILED, no capacity data' in cluster.output
+    assert 'hv2  UNREACHABLE, no capacity data' in cluster.output
     for host in ('hv2', 'hv3'):
         assert cluster.raw_entry(host) == kept[host], '%s: the counters of a host not collected must not change' % host
     assert cluster.vm('hv1', 'vm-a')['cumulative']['network_read_kb'] > a_before['network_read_kb']
@@ -342,7 +344,7 @@ def test_blank_survey_answers_mean_not_set(tmp_path):
     cluster = Cluster(tmp_path, {'hv1': ['vm-a']})
     result = cluster.cycle(check=False, **blank)
     assert result.returncode == 0, cluster.output[-3000:]
-    assert 'NOT COLLECTED' not in cluster.output, cluster.output[-3000:]
+    assert 'no capacity data' not in cluster.output and 'CAPACITY REPORT' in cluster.output, cluster.output[-3000:]
     inventory = cluster.cluster()['totals']['inventory']
     # The module's defaults apply: cpu ratio 4.0, 512 MiB reserved.
     assert inventory['VCPU']['capacity'] == 4 * inventory['VCPU']['total']

@@ -147,22 +147,20 @@ def test_yaml_and_ini_snippets_parse():
             pytest.fail('%s: ini snippet does not parse: %s\n%s' % (page, exc, block))
 
 
-def playbook_text():
-    return open(os.path.join(ROOT, 'playbooks', 'collect.yml')).read()
+CYCLE_ROLE = os.path.join(ROOT, 'roles', 'cycle')
 
 
 def playbook_inputs():
-    """Variables the playbook reads with a default (its inputs), registered results aside."""
-    text = playbook_text()
-    registered = set(re.findall(r'^\s*register:\s*(\S+)', text, re.M))
-    return set(re.findall(r'\b(hypervisor_stats_[a-z0-9_]+)\s*\|\s*default\(', text)) - registered
+    """The main job's inputs: the options of its role's argument specs."""
+    specs = yaml.safe_load(open(os.path.join(CYCLE_ROLE, 'meta', 'argument_specs.yml')))['argument_specs']
+    return set(name for spec in specs.values() for name in spec['options'])
 
 
 def playbook_outputs():
-    """Facts it caches (set_fact cacheable) and what it publishes with set_stats."""
+    """Facts the main job caches (set_fact cacheable) and what it publishes with set_stats."""
     names = set()
-    for play in yaml.safe_load(playbook_text()):
-        for task in play.get('tasks', []) or []:
+    for path in glob.glob(os.path.join(CYCLE_ROLE, 'tasks', '*.yml')):
+        for task in yaml.safe_load(open(path)) or []:
             for action in ('ansible.builtin.set_fact', 'set_fact'):
                 args = task.get(action)
                 if isinstance(args, dict) and args.get('cacheable') in (True, 'true', 'yes'):

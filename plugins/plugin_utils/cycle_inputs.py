@@ -1,0 +1,106 @@
+# Copyright: hypervisor.stats contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The main job's inputs, checked once with the rules of the modules and filters that use them.
+
+Inputs arrive as inventory variables, extra vars or AWX survey answers: numbers may
+be text, dicts may be JSON or YAML text, and an unanswered question is an empty
+string, which means "not set". ``check_cycle_inputs`` turns them into plain values
+or raises ``CycleInputError`` naming the variable.
+"""
+
+import math
+
+import yaml
+
+from ansible_collections.hypervisor.stats.plugins.module_utils.host_capacity import CapacityError, check_options
+from ansible_collections.hypervisor.stats.plugins.module_utils.schema import (
+    ALLOCATION_RATIOS, DEFAULT_GROUP, DEFAULT_GROUP_BY, DEFAULT_RETENTION_SECONDS, DEFAULT_STORE_HOST, RESERVATIONS,
+    is_number)
+from ansible_collections.hypervisor.stats.plugins.plugin_utils.cluster import (
+    ClusterError, check_flavors, compile_group_by)
+
+PREFIX = 'hypervisor_stats_'
+# Every input of the job (without the prefix) and what it must be. The role's
+# meta/argument_specs.yml documents the same names (a unit test keeps them equal).
+INPUTS = dict(
+    [(name, 'text') for name in ('group', 'store_host', 'uri', 'cpu_shared_set', 'cpu_dedicated_set',
+                                 'instances_path', 'storage_pool')]
+    + [(name, 'whole') for name in ('retention_seconds',) + RESERVATIONS]
+    + [(name, 'positive') for name in ALLOCATION_RATIOS + ('vm_timeout',)]
+    + [('labels', 'dict'), ('flavors', 'dict'), ('group_by', 'group_by')])
+
+
+class CycleInputError(ValueError):
+    """A bad input; the message names the variable."""
+
+
+def _number(name, value, whole):
+    """A number from a number or its text; whole numbers >= 0, or finite numbers > 0."""
+    text = value.strip() if isinstance(value, str) else value
+    try:
+        number = int(text) if whole else float(text)
+    except (TypeError, ValueError, OverflowError):
+        number = None
+    if isinstance(value, bool) or number is None or (whole and is_number(value) and value != int(value)) or \
+            not math.isfinite(number) or (number < 0 if whole else number <= 0):
+        raise CycleInputError('%s must be %s, got %r' % (
+            PREFIX + name, 'a whole number >= 0' if whole else 'a finite number greater than 0', value))
+    return number
+
+
+def _mapping(name, value):
+    """A dict, or its JSON/YAML text."""
+    if isinstance(value, str):
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise CycleInputError('%s is not valid JSON/YAML: %s' % (PREFIX + name, ' '.join(str(exc).split())))
+    if not isinstance(value, dict):
+        raise CycleInputError('%s must be a dict (or its JSON/YAML text), got %r' % (PREFIX + name, value))
+    return dict(value)
+
+
+def check_cycle_inputs(values):
+    """{hypervisor_stats_<name>: raw value} -> {<name>: checked value}, unset ones left out.
+
+    An empty string or None means not set, except for ``group_by``, where an empty
+    string turns grouping off (None then stands for "no groups").
+    """
+    if not isinstance(values, dict):
+        raise CycleInputError('inputs must be a dict of variable -> value, got %s' % type(values).__name__)
+    checked = {}
+    for variable, value in values.items():
+        name = str(variable)[len(PREFIX):] if str(variable).startswith(PREFIX) else str(variable)
+        kind = INPUTS.get(name)
+        if kind is None:
+            raise CycleInputError('%s is not an input of the collection cycle' % variable)
+        if kind == 'group_by':
+            checked[name] = value.strip() or None if isinstance(value, str) else value
+            continue
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        if kind == 'whole':
+            checked[name] = int(_number(name, value, True))
+        elif kind == 'positive':
+            checked[name] = _number(name, value, False)
+        elif kind == 'dict':
+            checked[name] = _mapping(name, value)
+        elif not isinstance(value, str):
+            raise CycleInputError('%s must be text, got %r' % (PREFIX + name, value))
+        else:
+            checked[name] = value.strip()
+    checked.setdefault('group_by', DEFAULT_GROUP_BY)
+    checked.setdefault('group', DEFAULT_GROUP)
+    checked.setdefault('store_host', DEFAULT_STORE_HOST)
+    checked.setdefault('retention_seconds', DEFAULT_RETENTION_SECONDS)
+    try:
+        check_options(checked)
+        compile_group_by(checked['group_by'])
+        if 'flavors' in checked:
+            checked['flavors'] = check_flavors(checked['flavors'])
+    except CapacityError as exc:
+        raise CycleInputError(PREFIX + str(exc))
+    except ClusterError as exc:
+        raise CycleInputError('hypervisor_stats_%s' % exc)
+    return checked
+
