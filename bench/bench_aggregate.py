@@ -22,9 +22,10 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, '.collections'))
 
-from ansible_collections.hypervisor.stats.plugins.module_utils.accumulate import accumulate  # noqa: E402
-from ansible_collections.hypervisor.stats.plugins.module_utils.capacity import inventory_record  # noqa: E402
-from ansible_collections.hypervisor.stats.plugins.module_utils.cluster import STATISTICS_FIELDS, cluster_totals  # noqa: E402
+from ansible_collections.hypervisor.stats.plugins.module_utils.host_capacity import inventory_record  # noqa: E402
+from ansible_collections.hypervisor.stats.plugins.module_utils.schema import STATISTICS_FIELDS  # noqa: E402
+from ansible_collections.hypervisor.stats.plugins.plugin_utils.cluster import cluster_totals  # noqa: E402
+from ansible_collections.hypervisor.stats.plugins.plugin_utils.counters import accumulate  # noqa: E402
 
 DISK_COUNTERS = ('rd_bytes', 'wr_bytes', 'rd_req', 'wr_req')
 NIC_COUNTERS = ('rx_bytes', 'tx_bytes', 'rx_packets', 'tx_packets', 'rx_errs', 'tx_errs', 'rx_drop', 'tx_drop')

@@ -14,8 +14,11 @@ version_added: 0.1.0
 description:
   - Picks up the results of M(hypervisor.stats.host_resources) and M(hypervisor.stats.vm_stats), and the
     outputs of the P(hypervisor.stats.accumulate#filter) and P(hypervisor.stats.cluster_totals#filter) filters
-    that the collection playbook stores as the facts C(hypervisor_stats_counters) and C(hypervisor_stats_cluster),
-    as tasks return them. No task needs to be added; enable the callback and run the collection.
+    wherever a task stores them as facts (C(ansible.builtin.set_fact), under any name; they are told by their
+    shape), as tasks return them. No task needs to be added; enable the callback and run the collection
+    playbook, or a playbook of your own.
+  - Facts a task sets on another host (C(delegate_to) with C(delegate_facts), in a loop or not) count for
+    that host, as Ansible itself sets them.
   - At the end of the run it prints a plain text table (80 columns, no colour) with one row per host
     (vCPU, RAM and disk used, capacity and free, running VMs), per-group and cluster totals, the cluster
     headroom, flavor fits and the top VMs by CPU, disk and network, and writes C(capacity.json),
@@ -66,10 +69,13 @@ options:
         key: top
   group_by:
     description:
-      - A JMESPath expression evaluated on each host's C(host_resources) facts, for example C(labels.cluster),
-        C(cpu_info.arch) or C(hypervisor_type); adds a total per group to every format and a C(group) label
-        to the metrics.
-      - Without it, the groups the playbook's C(cluster_totals) produced are shown, if any.
+      - For a run without a P(hypervisor.stats.cluster_totals#filter) result only, whose cluster the callback
+        then sums itself. A JMESPath expression evaluated on each host's C(host_resources) facts, for example
+        C(labels.cluster), C(cpu_info.arch) or C(hypervisor_type); adds a total per group to every format
+        and a C(group) label to the metrics.
+      - When the run has a C(cluster_totals) result, the report shows the groups and flavor fits it computed,
+        and puts each host in its group by the expression it was grouped by (its C(group_by)); this option
+        is then ignored, so groups, fits and labels always agree.
     type: str
     env:
       - name: HYPERVISOR_STATS_REPORT_GROUP_BY
@@ -104,17 +110,19 @@ EXAMPLES = r'''
 '''
 
 import os
-import re
 import tempfile
 import time
 
 from ansible import constants as C
 from ansible.plugins.callback import CallbackBase
 
-from ansible_collections.hypervisor.stats.plugins.module_utils.cluster import ClusterError, compile_group_by
-from ansible_collections.hypervisor.stats.plugins.module_utils.report_model import ReportInputs, build_report
-from ansible_collections.hypervisor.stats.plugins.module_utils.report_render import (
-    render_html, render_json, render_prometheus, render_table)
+from ansible_collections.hypervisor.stats.plugins.plugin_utils.cluster import ClusterError, compile_group_by
+from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_html import render_html
+from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_json import render_json
+from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_prometheus import render_prometheus
+from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_table import render_table
+from ansible_collections.hypervisor.stats.plugins.plugin_utils.report_inputs import ReportInputs
+from ansible_collections.hypervisor.stats.plugins.plugin_utils.report_model import build_report
 
 FORMATS = ('table', 'json', 'prometheus', 'html')
 FILES = (('json', 'capacity.json', render_json),
@@ -126,7 +134,6 @@ DIR_MODE = 0o750
 STATS_MODULES = ('host_resources', 'vm_stats')
 # Stdout callbacks whose output programs parse; the table must not land in it.
 MACHINE_STDOUT_CALLBACKS = ('json', 'jsonl')
-LOOP_VAR_ONLY = re.compile(r'^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$')
 
 
 def write_atomic(path, text, mode=FILE_MODE):
@@ -162,6 +169,20 @@ def _shown_path(path):
     """Relative to the working directory when under it, to keep the line short."""
     relative = os.path.relpath(path)
     return relative if not relative.startswith(os.pardir) else path
+
+
+def _facts_host(result):
+    """The host a result's facts were set on, as Ansible sets them: the delegated host when the task
+    delegates its facts (``delegate_facts``) and the result was delegated (``_ansible_delegated_vars``,
+    one per loop item), else the host the task ran for. The delegated host's inventory name is
+    ``delegate_to`` as Ansible templated it for this result (the address in ``_ansible_delegated_vars``
+    is the connection's, not the name)."""
+    host = result._host.get_name()
+    delegated = result._result.get('_ansible_delegated_vars')
+    if not isinstance(delegated, dict) or not getattr(result._task, 'delegate_facts', False):
+        return host
+    name = delegated.get('ansible_delegated_host') or getattr(result._task, 'delegate_to', None)
+    return name if isinstance(name, str) and name and '{{' not in name else host
 
 
 def _machine_readable_stdout():
@@ -208,33 +229,19 @@ class CallbackModule(CallbackBase):
 
     # --- collecting ----------------------------------------------------------
 
-    @staticmethod
-    def _facts_host(result, item=None):
-        """The host facts belong to: with delegate_facts, the delegated host when it can be told
-        without templating (a plain name, or the loop variable as collect.yml uses it)."""
-        host = result._host.get_name()
-        task = result._task
-        delegate_to = getattr(task, 'delegate_to', None)
-        if not getattr(task, 'delegate_facts', False) or not isinstance(delegate_to, str):
-            return host
-        if '{{' not in delegate_to:
-            return delegate_to
-        loop_var = LOOP_VAR_ONLY.match(delegate_to)
-        if item is not None and loop_var and loop_var.group(1) == item.get('ansible_loop_var', 'item'):
-            value = item.get(loop_var.group(1))
-            if isinstance(value, str):
-                return value
-        return host
-
     def v2_runner_on_ok(self, result):
+        # A loop's facts come item by item (v2_runner_item_on_ok), each with its own delegation.
+        self._take_facts(result)
+
+    def v2_runner_item_on_ok(self, result):
+        self._take_facts(result)
+
+    def _take_facts(self, result):
         if _censored(result):
             return
         if _is_stats_task(result._task):
             self.stats_task_seen = True
-        self.inputs.add_facts(self._facts_host(result), result._result.get('ansible_facts'))
-        for item in result._result.get('results') or []:
-            if isinstance(item, dict) and not item.get('_ansible_no_log'):
-                self.inputs.add_facts(self._facts_host(result, item), item.get('ansible_facts'))
+        self.inputs.add_facts(_facts_host(result), result._result.get('ansible_facts'))
 
     def _problem(self, result, status, ignored=False):
         stats_task = _is_stats_task(result._task)

@@ -77,8 +77,8 @@ _value:
 from ansible.errors import AnsibleFilterError
 from ansible.utils.display import Display
 
-from ansible_collections.hypervisor.stats.plugins.module_utils.accumulate import (
-    DEFAULT_RETENTION_SECONDS, AccumulateError, accumulate)
+from ansible_collections.hypervisor.stats.plugins.module_utils.schema import DEFAULT_RETENTION_SECONDS
+from ansible_collections.hypervisor.stats.plugins.plugin_utils.counters import AccumulateError, accumulate
 
 
 def accumulate_filter(previous, samples, retention_seconds=DEFAULT_RETENTION_SECONDS):

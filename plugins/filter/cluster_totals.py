@@ -28,7 +28,8 @@ options:
     description:
       - A JMESPath expression evaluated on each host's facts, for example C(labels.cluster),
         C(cpu_info.arch) or C(hypervisor_type). Adds C(groups) with the same fields per group value
-        (non-string values are keyed by their JSON text, so a host without the label is under C(null)).
+        (non-string values are keyed by their JSON text, so a host without the label is under C(null)),
+        and C(group_by), the expression itself.
     type: str
   flavors:
     description:
@@ -63,12 +64,14 @@ _value:
       C(total), C(reserved), C(used), C(capacity) and C(free).
     - C(fits) with O(flavors), per flavor, how many more instances fit.
     - C(groups) with O(group_by), per group value, all of the above.
+    - C(group_by) with O(group_by), the expression as given, so that a reader of the output (the
+      P(hypervisor.stats.capacity_report#callback) callback) puts each host in the group it was summed in.
   type: dict
 '''
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.hypervisor.stats.plugins.module_utils.cluster import ClusterError, cluster_totals
+from ansible_collections.hypervisor.stats.plugins.plugin_utils.cluster import ClusterError, cluster_totals
 
 
 def cluster_totals_filter(hosts, group_by=None, flavors=None):

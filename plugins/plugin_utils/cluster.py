@@ -1,19 +1,21 @@
-# -*- coding: utf-8 -*-
 # Copyright: hypervisor.stats contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Cluster totals of ``host_resources`` facts, after Nova's os-hypervisors/statistics.
+"""Cluster totals of ``host_resources`` facts, after Nova's os-hypervisors/statistics, and the grouping.
 
 Sums alone mislead (the reason Nova removed that endpoint): 100 free vCPUs spread
 one per host over 100 hosts hold no 2-vCPU instance at all. So ``host_fits``
 counts, host by host, how many more instances of a flavor fit, from each host's
 placement inventory, and the totals add those counts up.
+
+``group_of`` is the one place a host's group is decided: ``cluster_totals`` sums
+groups with it, and the capacity report labels hosts with it, from the expression
+``cluster_totals`` put in its output (``group_by``).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import json
+
+from ansible_collections.hypervisor.stats.plugins.module_utils.schema import (
+    FLAVOR_RESOURCES, INVENTORY_FIELDS, STATISTICS_FIELDS, is_number)
 
 try:
     import jmespath
@@ -22,22 +24,13 @@ except ImportError:  # pragma: no cover - jmespath is a runtime dependency
     jmespath = None
     HAS_JMESPATH = False
 
-STATISTICS_FIELDS = ('running_vms', 'vcpus', 'vcpus_used', 'memory_mb', 'memory_mb_used', 'free_ram_mb',
-                     'local_gb', 'local_gb_used', 'free_disk_gb', 'disk_available_least')
-INVENTORY_FIELDS = ('total', 'reserved', 'used', 'capacity', 'free')
-# flavor field -> resource class it draws from
-FLAVOR_RESOURCES = (('vcpus', 'VCPU'), ('memory_mb', 'MEMORY_MB'), ('disk_gb', 'DISK_GB'))
-
 
 class ClusterError(ValueError):
     """A bad argument; the message names it."""
 
 
-def _number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def compile_group_by(expression):
+    """A compiled JMESPath expression (None for None), or ClusterError naming group_by."""
     if expression is None:
         return None
     if not HAS_JMESPATH:
@@ -66,7 +59,7 @@ def check_flavors(flavors):
             value = flavor.get(field, 0 if field == 'disk_gb' else None)
             if isinstance(value, str) and value.strip().isdigit():
                 value = int(value)
-            if not _number(value) or value < 0 or value != int(value):
+            if not is_number(value) or value < 0 or value != int(value):
                 raise ClusterError('flavors[%r].%s must be a whole number >= 0, got %r' % (name, field, value))
             checked[name][field] = int(value)
         if checked[name]['vcpus'] < 1:
@@ -84,14 +77,14 @@ def _add_host(totals, host):
     totals['count'] += 1
     for field in STATISTICS_FIELDS:
         value = host.get(field)
-        if _number(value):
+        if is_number(value):
             totals[field] += value
     for rc, record in (host.get('inventory') or {}).items():
         if not isinstance(record, dict):
             continue
         summed = totals['inventory'].setdefault(rc, dict((field, 0) for field in INVENTORY_FIELDS))
         for field in INVENTORY_FIELDS:
-            if _number(record.get(field)):
+            if is_number(record.get(field)):
                 summed[field] += record[field]
 
 
@@ -104,10 +97,10 @@ def host_fits(host, flavor):
         if not demand:
             continue
         record = inventory.get(rc)
-        if not isinstance(record, dict) or not _number(record.get('free')):
+        if not isinstance(record, dict) or not is_number(record.get('free')):
             return 0
         # Placement refuses an allocation larger than max_unit, whatever is free.
-        if _number(record.get('max_unit')) and demand > record['max_unit']:
+        if is_number(record.get('max_unit')) and demand > record['max_unit']:
             return 0
         count = max(int(record['free'] // demand), 0)
         fits = count if fits is None else min(fits, count)
@@ -121,8 +114,20 @@ def group_key(value):
     return json.dumps(value, sort_keys=True)
 
 
+def group_of(expression, facts):
+    """The group of one host: ``expression`` (a JMESPath string, or what ``compile_group_by``
+    returned) evaluated on its ``host_resources`` facts, as a key (``group_key``); None without
+    an expression. Every grouping of the collection goes through here."""
+    if expression is None:
+        return None
+    if isinstance(expression, str):
+        expression = compile_group_by(expression)
+    return group_key(expression.search(facts))
+
+
 def cluster_totals(hosts, group_by=None, flavors=None):
-    """Sum ``host_resources`` facts; with ``group_by`` add ``groups``, with ``flavors`` add ``fits``."""
+    """Sum ``host_resources`` facts; with ``group_by`` add ``groups`` and ``group_by`` (the expression,
+    so that a reader can group hosts the same way with ``group_of``), with ``flavors`` add ``fits``."""
     if not isinstance(hosts, (list, tuple)):
         raise ClusterError('input must be a list of host_resources facts, got %s' % type(hosts).__name__)
     for index, host in enumerate(hosts):
@@ -140,7 +145,7 @@ def cluster_totals(hosts, group_by=None, flavors=None):
         _add_host(totals, host)
         group = None
         if expression is not None:
-            key = group_key(expression.search(host))
+            key = group_of(expression, host)
             group = groups.get(key)
             if group is None:
                 group = groups[key] = _blank()
@@ -154,5 +159,6 @@ def cluster_totals(hosts, group_by=None, flavors=None):
                 if group is not None:
                     group['fits'][name] += count
     if expression is not None:
+        totals['group_by'] = str(group_by)
         totals['groups'] = groups
     return totals

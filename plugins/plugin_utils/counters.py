@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: hypervisor.stats contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Persistent per-VM cumulative counters, after CloudStack's StatsCollector.
@@ -13,37 +12,28 @@ the host and domain id they came from) so the next cycle can tell a running
 domain instance from a rebooted, migrated or reset one.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 import gc
 from operator import itemgetter
 
-from ansible_collections.hypervisor.stats.plugins.module_utils.vm_stats import TOTALS, cpu_utilization
+from ansible_collections.hypervisor.stats.plugins.module_utils.schema import (
+    COUNTERS, DEFAULT_RETENTION_SECONDS, GONE, VM_TOTALS, is_number)
+from ansible_collections.hypervisor.stats.plugins.module_utils.vm_facts import cpu_utilization
 
-COUNTERS = ('cpu_time_ns',) + tuple(total for total, _group, _counter, _divisor in TOTALS)
 # group -> ((raw counter, cumulative total, divisor), ...): what a device's baseline keeps, in this order.
 # (KiB totals divide by 1024.0; I/O counts stay integers: divisor None.)
 DEVICE_FIELDS = dict((group, tuple((counter, total, divisor if divisor != 1 else None)
-                                   for total, g, counter, divisor in TOTALS if g == group))
+                                   for total, g, counter, divisor in VM_TOTALS if g == group))
                      for group in ('disks', 'nics'))
 _CUMULATIVE_GETTER = itemgetter(*COUNTERS)
 _NONES = (None,) * max(len(fields) for fields in DEVICE_FIELDS.values())
 _GETTERS = dict((group, itemgetter(*[counter for counter, _total, _divisor in fields]))
                 for group, fields in DEVICE_FIELDS.items())
-NUMBER_TYPES = (int, float)
-DEFAULT_RETENTION_SECONDS = 604800
-GONE = 'gone'
+# Subclasses count: Ansible hands over tagged ints and lazy dicts; bool is no number here.
+_number = is_number
 
 
 class AccumulateError(ValueError):
     """A bad argument; the message names it."""
-
-
-def _number(value):
-    # Subclasses count: Ansible hands over tagged ints and lazy dicts; bool is no number here.
-    return isinstance(value, NUMBER_TYPES) and not isinstance(value, bool)
 
 
 def _counter(value):

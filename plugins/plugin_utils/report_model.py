@@ -1,56 +1,37 @@
-# -*- coding: utf-8 -*-
 # Copyright: hypervisor.stats contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The capacity report as one plain document, built from collected facts.
+"""The capacity report as one plain document, built from what a run returned.
 
-``ReportInputs`` gathers what a run returned (``host_resources``, ``vm_stats``,
-the ``accumulate`` counters and the ``cluster_totals`` output, plus failed and
-unreachable hosts); ``build_report`` turns that into the document that every
-renderer in ``report_render`` draws from and that ``capacity.json`` holds
-(schema: docs/report-schema.md). Nothing here does I/O, so every rule can be
-tested on dicts.
+``build_report`` turns a ``report_inputs.ReportInputs`` into the document that every
+renderer (``render_table``, ``render_json``, ``render_prometheus``, ``render_html``)
+draws from and that ``capacity.json`` holds (schema: docs/report-schema.md). Nothing
+here does I/O, so every rule can be tested on dicts.
+
+Groups have one owner: the ``cluster_totals`` result of the run, which names the
+expression it grouped by; each host's group is that expression on its facts, through
+``cluster.group_of``. Only a run without a ``cluster_totals`` result is summed (and
+grouped by the report's own ``group_by``) here, by ``cluster_totals`` itself.
 """
 
-from __future__ import absolute_import, division, print_function
+try:
+    from ansible_collections.hypervisor.stats.plugins.module_utils.libvirt_client import redact_uri
+except ImportError:  # TEMPORARY, until module_utils/libvirt_client.py (where URIs are handled) has it
+    import re
 
-__metaclass__ = type
+    _URI_PASSWORD = re.compile(r'^([a-zA-Z][a-zA-Z0-9+.-]*://[^/@:]*):[^/@]*@')
 
-import re
-
-from ansible_collections.hypervisor.stats.plugins.module_utils.cluster import (
-    INVENTORY_FIELDS, STATISTICS_FIELDS, cluster_totals, compile_group_by, group_key)
+    def redact_uri(uri):
+        """Drop a password from a URI's user info (``qemu+ssh://u:pw@h/`` -> ``qemu+ssh://u@h/``)."""
+        if not isinstance(uri, str):
+            return uri
+        return _URI_PASSWORD.sub(r'\1@', uri)
+from ansible_collections.hypervisor.stats.plugins.module_utils.schema import (
+    COUNTERS, INVENTORY_FIELDS, MEMORY_FIELDS, RESOURCE_CLASSES, STATISTICS_FIELDS, VM_TOTAL_FIELDS, GONE,
+    number_or_none as number)
+from ansible_collections.hypervisor.stats.plugins.plugin_utils.cluster import (
+    ClusterError, cluster_totals, compile_group_by, group_of)
 
 SCHEMA_VERSION = 1
-
-# Fact names the report picks up from any task result's ansible_facts.
-HOST_FACT = 'host_resources'
-VM_FACT = 'vm_stats'
-COUNTERS_FACT = 'hypervisor_stats_counters'
-CLUSTER_FACT = 'hypervisor_stats_cluster'
-
-# Placement resource classes in display order; PCPU only exists with a dedicated CPU set.
-RESOURCE_CLASSES = ('VCPU', 'PCPU', 'MEMORY_MB', 'DISK_GB')
-# CloudStack's per-VM totals (vm_stats ``totals``, accumulate ``cumulative``).
-VM_TOTAL_FIELDS = ('network_read_kb', 'network_write_kb', 'disk_read_kb', 'disk_write_kb',
-                   'disk_read_ios', 'disk_write_ios')
-MEMORY_FIELDS = ('max_kb', 'actual_kb', 'unused_kb', 'available_kb', 'rss_kb')
-PROBLEM_STATUSES = ('failed', 'unreachable')
-
-_URI_PASSWORD = re.compile(r'^([a-zA-Z][a-zA-Z0-9+.-]*://[^/@:]*):[^/@]*@')
-
-
-def redact_uri(uri):
-    """Drop a password from a URI's user info (``qemu+ssh://u:pw@h/`` -> ``qemu+ssh://u@h/``)."""
-    if not isinstance(uri, str):
-        return uri
-    return _URI_PASSWORD.sub(r'\1@', uri)
-
-
-def number(value):
-    """The value when it is a real number (bools are not), else None."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return value
 
 
 def _dict(value):
@@ -65,60 +46,6 @@ def ratio(used, capacity):
     return round(float(used) / capacity, 4)
 
 
-class ReportInputs:
-    """What one run returned, as tasks return it. Later results for a host replace earlier ones."""
-
-    def __init__(self):
-        self.host_resources = {}   # inventory host -> host_resources facts
-        self.vm_stats = {}         # inventory host -> vm_stats facts
-        self.counters = {}         # inventory host -> accumulate entry {collected_at, vms}
-        self.cluster = None        # cluster_totals output
-        self.problems = {}         # inventory host -> {status, task, message, ignored}
-
-    def add_facts(self, host, facts):
-        """Pick the report's facts out of one result's ``ansible_facts``; True when any was taken."""
-        if not isinstance(facts, dict):
-            return False
-        taken = False
-        if isinstance(facts.get(HOST_FACT), dict):
-            self.host_resources[host] = facts[HOST_FACT]
-            taken = True
-        if isinstance(facts.get(VM_FACT), dict):
-            self.vm_stats[host] = facts[VM_FACT]
-            taken = True
-        counters = facts.get(COUNTERS_FACT)
-        if isinstance(counters, dict):
-            if 'vms' in counters:                     # one host's entry, set on that host
-                self.counters[host] = counters
-                taken = True
-            else:                                     # the whole accumulate output, keyed by host
-                for counter_host, entry in counters.items():
-                    if isinstance(entry, dict) and 'vms' in entry:
-                        self.counters[counter_host] = entry
-                        taken = True
-        if isinstance(facts.get(CLUSTER_FACT), dict):
-            self.cluster = facts[CLUSTER_FACT]
-            taken = True
-        return taken
-
-    def add_problem(self, host, status, task, message, ignored=False):
-        """Record a failed or unreachable host; unreachable outranks failed, the first message stays."""
-        if status not in PROBLEM_STATUSES:
-            raise ValueError('status must be one of %s' % ', '.join(PROBLEM_STATUSES))
-        known = self.problems.get(host)
-        if known and (known['status'] == 'unreachable' or status == 'failed'):
-            return
-        self.problems[host] = {'status': status, 'task': task, 'message': _short(message), 'ignored': bool(ignored)}
-
-    def has_stats(self):
-        return bool(self.host_resources or self.vm_stats or self.counters or self.cluster)
-
-
-def _short(message, limit=300):
-    text = ' '.join(str(message or '').split())
-    return text if len(text) <= limit else text[:limit - 3] + '...'
-
-
 def _inventory_record(record, with_ratio=True):
     """One inventory record with its utilisation; sums over hosts have no allocation ratio."""
     record = _dict(record)
@@ -129,12 +56,12 @@ def _inventory_record(record, with_ratio=True):
     return out
 
 
-def _host_entry(name, facts, expression):
+def _host_entry(name, facts, grouping):
     inventory = _dict(facts.get('inventory'))
     entry = {
         'host': name,
         'status': 'ok',
-        'group': group_key(expression.search(facts)) if expression is not None else None,
+        'group': group_of(grouping, facts),
         'hypervisor_hostname': facts.get('hypervisor_hostname'),
         'hypervisor_type': facts.get('hypervisor_type'),
         'uri': redact_uri(facts.get('uri')),
@@ -176,26 +103,33 @@ def _fits(data):
     return fits
 
 
+def _stored_grouping(data):
+    """The expression a cluster_totals output was grouped by, or None (no groups, or not one we can read)."""
+    group_by = data.get('group_by')
+    if not isinstance(group_by, str) or not isinstance(data.get('groups'), dict):
+        return None, None
+    try:
+        return group_by, compile_group_by(group_by)
+    except ClusterError:
+        return None, None
+
+
 def _cluster(inputs, expression, group_by):
-    """Totals from cluster_totals when the run stored them, else summed here the same way;
-    groups by the callback's own group_by when set, else as the playbook grouped them."""
-    facts = [f for _name, f in sorted(inputs.host_resources.items()) if isinstance(f, dict)]
+    """The cluster section and the grouping its hosts go by: the run's cluster_totals output with the
+    groups and fits it computed, or, without one, cluster_totals of the hosts here by ``group_by``."""
     if isinstance(inputs.cluster, dict):
-        # collect.yml stores {collected_at, group, hosts_collected, hosts_missed, totals: <cluster_totals>}
-        source = 'cluster_totals'
-        data = inputs.cluster['totals'] if isinstance(inputs.cluster.get('totals'), dict) else inputs.cluster
+        source, data = 'cluster_totals', inputs.cluster
+        group_by, expression = _stored_grouping(data)
     else:
-        source, data = 'hosts', cluster_totals(facts)
+        facts = [f for _name, f in sorted(inputs.host_resources.items()) if isinstance(f, dict)]
+        source, data = 'hosts', cluster_totals(facts, group_by=group_by)
     cluster = _totals_section(data)
-    if expression is not None:
-        groups = _dict(cluster_totals(facts, group_by=group_by).get('groups'))
-    else:
-        groups = _dict(data.get('groups'))
+    groups = _dict(data.get('groups'))
     cluster['source'] = source
-    cluster['group_by'] = group_by or None
+    cluster['group_by'] = group_by
     cluster['groups'] = dict((str(g), _totals_section(v)) for g, v in sorted(groups.items(), key=lambda i: str(i[0])))
     cluster['fits'] = _fits(data)
-    return cluster
+    return cluster, expression
 
 
 def _vm_entry(uuid, host):
@@ -230,13 +164,12 @@ def _vms(inputs):
                 'memory': _memory(vm.get('memory')),
                 'totals': _totals(vm.get('totals'), VM_TOTAL_FIELDS),
             })
-    cumulative_fields = ('cpu_time_ns',) + VM_TOTAL_FIELDS
     for host, counters in sorted(inputs.counters.items()):
         for uuid, vm in sorted(_dict(_dict(counters).get('vms')).items()):
             vm = _dict(vm)
             live = str(uuid) in vms
             entry = vms.setdefault(str(uuid), _vm_entry(str(uuid), host))
-            entry['cumulative'] = _totals(vm.get('cumulative'), cumulative_fields)
+            entry['cumulative'] = _totals(vm.get('cumulative'), COUNTERS)
             entry['first_seen'] = number(vm.get('first_seen'))
             entry['last_seen'] = number(vm.get('last_seen'))
             if entry['cpu_utilization'] is None:
@@ -287,7 +220,7 @@ def _io_top(vms, read_field, write_field, ios_fields, limit):
 
 
 def _top(vms, limit):
-    current = [vm for vm in vms.values() if vm['state'] != 'gone']
+    current = [vm for vm in vms.values() if vm['state'] != GONE]
     util = [_top_entry(vm, vm['cpu_utilization']) for vm in current if vm['cpu_utilization'] is not None]
     if util:
         cpu = {'basis': 'cpu_utilization', 'vms': _ranked(util, limit)}
@@ -304,13 +237,16 @@ def _top(vms, limit):
 def build_report(inputs, generated_at, top=5, group_by=None):
     """The report document (see docs/report-schema.md) from a ``ReportInputs``.
 
-    Facts of unexpected shape give nulls, never an exception: a report is what an
-    operator reads after a run, so a half-understood host must not hide the others.
+    ``group_by`` (the report's own option) groups only a run without a ``cluster_totals``
+    result; a bad one raises ``ClusterError``. Facts of unexpected shape give nulls, never
+    an exception: a report is what an operator reads after a run, so a half-understood
+    host must not hide the others.
     """
-    expression = compile_group_by(group_by or None)
+    group_by = group_by or None
+    cluster, grouping = _cluster(inputs, compile_group_by(group_by), group_by)
     hosts = {}
     for name, facts in sorted(inputs.host_resources.items()):
-        hosts[name] = _host_entry(name, _dict(facts), expression)
+        hosts[name] = _host_entry(name, _dict(facts), grouping)
     vms = _vms(inputs)
     for name in set(inputs.vm_stats) | set(inputs.counters):  # read, even if it has no VM
         if name in hosts:
@@ -326,10 +262,10 @@ def build_report(inputs, generated_at, top=5, group_by=None):
     return {
         'schema_version': SCHEMA_VERSION,
         'generated_at': int(generated_at),
-        'options': {'top': int(top), 'group_by': group_by or None},
+        'options': {'top': int(top), 'group_by': group_by},
         'hosts': hosts,
         'problems': problems,
-        'cluster': _cluster(inputs, expression, group_by or None),
+        'cluster': cluster,
         'vms': vms,
         'top': _top(vms, int(top)),
     }

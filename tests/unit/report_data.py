@@ -1,18 +1,17 @@
 """Plain-dict inputs for the capacity report tests, shaped like the modules' and filters' outputs.
 
-Host facts use capacity.inventory_record, the same function host_resources uses,
+Host facts use host_capacity.inventory_record, the same function host_resources uses,
 so the records carry exactly the fields and arithmetic the module returns.
 """
 
-import os
-import sys
+from ansible_collections.hypervisor.stats.plugins.module_utils.host_capacity import inventory_record
+from ansible_collections.hypervisor.stats.plugins.module_utils.schema import VM_TOTAL_FIELDS as TOTALS
+from ansible_collections.hypervisor.stats.plugins.plugin_utils.cluster import cluster_totals
+from ansible_collections.hypervisor.stats.plugins.plugin_utils.report_inputs import ReportInputs
+from ansible_collections.hypervisor.stats.plugins.plugin_utils.report_model import build_report
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, '.collections'))
-
-from ansible_collections.hypervisor.stats.plugins.module_utils.capacity import inventory_record  # noqa: E402
-
-TOTALS = ('network_read_kb', 'network_write_kb', 'disk_read_kb', 'disk_write_kb', 'disk_read_ios', 'disk_write_ios')
+NOW = 1700000100
+FLAVORS = {'m1.small': {'vcpus': 1, 'memory_mb': 2048, 'disk_gb': 20}}
 
 
 def host_facts(name, cluster, vcpus, vcpus_used, memory_mb, memory_used_mb, disk_gb, disk_used_gb,
@@ -81,3 +80,26 @@ def cluster_inputs():
                     totals={'network_read_kb': 20, 'network_write_kb': 300000}),
     }
     return hosts, vms
+
+
+def full_doc(group_by='labels.cluster', top=5, long_names=False):
+    """The report of cluster_inputs() with counters, a cluster_totals result (grouped by cluster,
+    with flavors), a failed and an unreachable host: every section of every format filled."""
+    hosts, vms = cluster_inputs()
+    if long_names:
+        hosts = dict(('hv-' + 'x' * 60 + name, facts) for name, facts in hosts.items())
+        for v in vms.values():
+            v['name'] = v['name'] + '-' + 'y' * 70
+    names = sorted(hosts)
+    inputs = ReportInputs()
+    for name in names:
+        inputs.add_facts(name, {'host_resources': hosts[name]})
+    inputs.add_facts(names[0], {'vm_stats': vm_stats(names[0], vms['web'], vms['idle'])})
+    inputs.add_facts(names[2], {'vm_stats': vm_stats(names[2], vms['db'], vms['batch'])})
+    inputs.add_facts(names[2], {'hypervisor_stats_counters': counters_entry(
+        (vms['db'], {'disk_read_kb': 3 * 1024 ** 2, 'cpu_time_ns': 7 * 10 ** 12}, 40.0), (vms['batch'], {}, None))})
+    inputs.add_facts('localhost', {'hypervisor_stats_cluster': cluster_totals(
+        [hosts[n] for n in names], group_by='labels.cluster', flavors=FLAVORS)})
+    inputs.add_problem('hv-c9', 'unreachable', 'Read capacity', 'Failed to connect: "no route" \\ to host')
+    inputs.add_problem(names[1], 'failed', 'Read VM statistics', 'libvirt error')
+    return build_report(inputs, NOW, top=top, group_by=group_by)

@@ -1,0 +1,181 @@
+# Copyright: hypervisor.stats contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The capacity report in Prometheus' text exposition format, for node_exporter's textfile collector.
+
+Gauges for capacity and utilisation, counters for the VMs' totals; every family once, with
+its HELP and TYPE, in first-seen order.
+"""
+
+import re
+
+from ansible_collections.hypervisor.stats.plugins.module_utils.schema import GIB, KIB, MIB, RESOURCE_CLASSES
+from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_text import ordered_hosts
+
+PROM_PREFIX = 'hypervisor_stats_'
+# resource class -> metric stem, factor from the inventory unit to the base unit, unit suffix
+PROM_RESOURCE_UNITS = {'VCPU': ('vcpus', 1, ''), 'PCPU': ('pcpus', 1, ''), 'MEMORY_MB': ('memory', MIB, '_bytes'),
+                       'DISK_GB': ('disk', GIB, '_bytes')}
+PROM_RESOURCES = tuple((rc,) + PROM_RESOURCE_UNITS[rc] for rc in RESOURCE_CLASSES)
+PROM_FIELDS = (
+    ('total', '', 'Physical amount (placement total)'),
+    ('reserved', '_reserved', 'Amount reserved for the host itself'),
+    ('capacity', '_capacity', 'Schedulable amount: (total - reserved) * allocation ratio'),
+    ('used', '_used', 'Amount allocated to instances'),
+    ('free', '_free', 'Schedulable amount left: capacity - used'),
+)
+PROM_VM_COUNTERS = (
+    ('cpu_time_ns', 'cpu_seconds_total', 1e-9, 'CPU time'),
+    ('network_read_kb', 'network_read_bytes_total', KIB, 'Bytes read from the network (received)'),
+    ('network_write_kb', 'network_write_bytes_total', KIB, 'Bytes written to the network (sent)'),
+    ('disk_read_kb', 'disk_read_bytes_total', KIB, 'Bytes read from disks'),
+    ('disk_write_kb', 'disk_write_bytes_total', KIB, 'Bytes written to disks'),
+    ('disk_read_ios', 'disk_read_requests_total', 1, 'Disk read requests'),
+    ('disk_write_ios', 'disk_write_requests_total', 1, 'Disk write requests'),
+)
+# (report source, field, metric name, factor, HELP) of every VM counter family
+PROM_VM_COUNTER_SERIES = tuple(
+    (source, field, prefix + name, factor, '%s, %s.' % (help_text, help_suffix))
+    for source, prefix, help_suffix in (('totals', 'vm_', 'since the domain started'),
+                                        ('cumulative', 'vm_cumulative_', 'accumulated across restarts and migrations'))
+    for field, name, factor, help_text in PROM_VM_COUNTERS)
+PROM_VM_MEMORY = (
+    ('max_kb', 'memory_max_bytes', 'Maximum memory of the domain'),
+    ('actual_kb', 'memory_actual_bytes', 'Current balloon size'),
+    ('rss_kb', 'memory_rss_bytes', 'Resident set size of the QEMU process'),
+    ('available_kb', 'memory_available_bytes', 'Memory the guest sees'),
+    ('unused_kb', 'memory_unused_bytes', 'Memory the guest leaves unused'),
+)
+
+
+def _prom_escape(value):
+    return str(value).replace('\\', '\\\\').replace('"', '\\"').replace('\n', '\\n')
+
+
+def _prom_label_name(name):
+    name = re.sub(r'[^a-zA-Z0-9_]', '_', str(name))
+    return name if re.match(r'^[a-zA-Z_]', name) else '_' + name
+
+
+def _prom_value(value):
+    if isinstance(value, bool):
+        return '1' if value else '0'
+    if isinstance(value, int):
+        return str(value)
+    text = repr(float(value))
+    return text if text not in ('inf', '-inf', 'nan') else {'inf': '+Inf', '-inf': '-Inf', 'nan': 'NaN'}[text]
+
+
+class _Exposition:
+    """Metric families in first-seen order; each printed once with its HELP and TYPE."""
+
+    def __init__(self):
+        self.families = {}
+        self.order = []
+
+    def add(self, name, kind, help_text, labels, value):
+        if value is None:
+            return
+        name = PROM_PREFIX + name
+        if name not in self.families:
+            self.families[name] = (kind, help_text, [])
+            self.order.append(name)
+        self.families[name][2].append((labels, value))
+
+    def text(self):
+        out = []
+        label_texts = {}  # a VM's labels recur in ~25 families: format them once
+        for name in self.order:
+            kind, help_text, samples = self.families[name]
+            out.append('# HELP %s %s' % (name, help_text.replace('\\', '\\\\').replace('\n', ' ')))
+            out.append('# TYPE %s %s' % (name, kind))
+            for labels, value in samples:
+                key = tuple(labels)
+                label_text = label_texts.get(key)
+                if label_text is None:
+                    label_text = label_texts[key] = ','.join(
+                        '%s="%s"' % (k, _prom_escape(v)) for k, v in labels if v is not None)
+                out.append('%s{%s} %s' % (name, label_text, _prom_value(value)) if label_text
+                           else '%s %s' % (name, _prom_value(value)))
+        return '\n'.join(out) + '\n'
+
+
+def _prom_inventory(expo, scope, labels, inventory, with_ratio):
+    for rc, stem, factor, unit in PROM_RESOURCES:
+        record = inventory.get(rc)
+        if not record:
+            continue
+        for field, suffix, help_text in PROM_FIELDS:
+            if record.get(field) is not None:
+                expo.add('%s_%s%s%s' % (scope, stem, suffix, unit), 'gauge',
+                         '%s, %s (%s).' % (help_text, rc, unit.strip('_') or 'count'), labels, record[field] * factor)
+        if with_ratio and record.get('allocation_ratio') is not None:
+            expo.add('%s_%s_allocation_ratio' % (scope, stem), 'gauge',
+                     'Overcommit ratio of %s.' % rc, labels, record['allocation_ratio'])
+        expo.add('%s_%s_utilization_ratio' % (scope, stem), 'gauge',
+                 'Used / capacity of %s.' % rc, labels, record.get('utilization'))
+
+
+def _prom_totals(expo, scope, labels, totals):
+    expo.add('%s_running_vms' % scope, 'gauge', 'Running VMs.', labels, totals.get('running_vms'))
+    _prom_inventory(expo, scope, labels, totals.get('inventory') or {}, False)
+    expo.add('%s_disk_available_least_bytes' % scope, 'gauge',
+             'Disk left if every thin disk grew to its size (Nova disk_available_least).',
+             labels, None if totals.get('disk_available_least') is None else totals['disk_available_least'] * GIB)
+
+
+def render_prometheus(doc):
+    """Text exposition format: gauges for capacity and utilisation, counters for VM totals."""
+    expo = _Exposition()
+    expo.add('report_generated_timestamp_seconds', 'gauge', 'When this report was written.', [],
+             doc['generated_at'])
+    expo.add('report_problem_hosts', 'gauge', 'Hosts that failed or were unreachable in the run.', [],
+             len(doc['problems']))
+    host_group = dict((name, host['group']) for name, host in doc['hosts'].items())
+    for host in ordered_hosts(doc):
+        labels = [('host', host['host']), ('group', host['group'])]
+        info = [('host', host['host']), ('hypervisor_hostname', host['hypervisor_hostname']),
+                ('hypervisor_type', host['hypervisor_type'])]
+        info += sorted(('label_' + _prom_label_name(k), v) for k, v in host['labels'].items())
+        expo.add('host_info', 'gauge', 'Host description and labels; always 1.', info, 1)
+        expo.add('host_up', 'gauge', '1 when the host answered every task of the run, 0 when it failed '
+                 'or was unreachable.', labels, 1 if host['status'] == 'ok' else 0)
+        expo.add('host_collected_timestamp_seconds', 'gauge', 'When the host was read.', labels,
+                 host['collected_at'])
+        _prom_inventory(expo, 'host', labels, host['inventory'], True)
+        expo.add('host_running_vms', 'gauge', 'Running VMs.', labels, host['running_vms'])
+        expo.add('host_disk_available_least_bytes', 'gauge',
+                 'Disk left if every thin disk grew to its size (Nova disk_available_least).',
+                 labels, None if host['disk_available_least'] is None else host['disk_available_least'] * GIB)
+    for problem in doc['problems']:
+        if problem['host'] not in doc['hosts']:
+            expo.add('host_up', 'gauge', '', [('host', problem['host']), ('group', None)], 0)
+    cluster = doc['cluster']
+    expo.add('cluster_hosts', 'gauge', 'Hosts in the cluster totals.', [], cluster['count'])
+    _prom_totals(expo, 'cluster', [], cluster)
+    for flavor, fits in cluster['fits'].items():
+        expo.add('cluster_flavor_fits', 'gauge', 'More instances of the flavor that fit, host by host.',
+                 [('flavor', flavor)], fits['total'])
+    for group, totals in cluster['groups'].items():
+        labels = [('group_by', cluster['group_by']), ('group', group)]
+        expo.add('group_hosts', 'gauge', 'Hosts in the group.', labels, totals['count'])
+        _prom_totals(expo, 'group', labels, totals)
+    for flavor, fits in cluster['fits'].items():
+        for group, count in fits['groups'].items():
+            expo.add('group_flavor_fits', 'gauge', 'More instances of the flavor that fit in the group.',
+                     [('group_by', cluster['group_by']), ('group', group), ('flavor', flavor)], count)
+    for vm in sorted(doc['vms'].values(), key=lambda v: (v['host'], v['name'], v['uuid'])):
+        labels = [('host', vm['host']), ('vm', vm['name']), ('uuid', vm['uuid']), ('group', host_group.get(vm['host']))]
+        expo.add('vm_info', 'gauge', 'VM state; always 1.', labels + [('state', vm['state'])], 1)
+        expo.add('vm_vcpus', 'gauge', 'vCPUs of the VM.', labels, vm['vcpus'])
+        expo.add('vm_cpu_utilization_ratio', 'gauge', 'CPU used over the VM\'s vCPUs, 0 to 1, over the '
+                 'sample window or the last collection cycle.', labels,
+                 None if vm['cpu_utilization'] is None else vm['cpu_utilization'] / 100.0)
+        expo.add('vm_timed_out', 'gauge', '1 when the VM\'s device statistics timed out.', labels, vm['timed_out'])
+        for field, name, help_text in PROM_VM_MEMORY:
+            value = vm['memory'].get(field)
+            expo.add('vm_' + name, 'gauge', help_text + '.', labels, None if value is None else value * KIB)
+        for source, field, name, factor, help_text in PROM_VM_COUNTER_SERIES:
+            data = vm if (source, field) == ('totals', 'cpu_time_ns') else (vm[source] or {})
+            value = data.get(field)
+            expo.add(name, 'counter', help_text, labels, None if value is None else value * factor)
+    return expo.text()

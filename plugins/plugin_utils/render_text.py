@@ -1,0 +1,138 @@
+# Copyright: hypervisor.stats contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Formatting the renderers of the capacity report share: amounts in their display units,
+times, counts, titles and rows of the top-VM lists, the order of hosts, one-line texts.
+
+Every renderer (``render_table``, ``render_json``, ``render_prometheus``, ``render_html``)
+takes the plain document ``report_model.build_report`` returns.
+"""
+
+import datetime
+
+from ansible_collections.hypervisor.stats.plugins.module_utils.schema import GIB, KIB, MIB, RESOURCE_CLASSES
+
+# What each resource class is called, and the unit its inventory amount (vCPU, MiB, GiB)
+# is shown in, in the table and the page: (class, name, unit), in the schema's order.
+RESOURCE_NAMES = {'VCPU': ('vCPU', 'vCPU'), 'PCPU': ('pCPU', 'pCPU'), 'MEMORY_MB': ('RAM', 'GiB'),
+                  'DISK_GB': ('Disk', 'GiB')}
+RESOURCE_DISPLAY = tuple((rc,) + RESOURCE_NAMES[rc] for rc in RESOURCE_CLASSES)
+# The resource classes the table and the page show per host (PCPU only when dedicated).
+TABLE_RESOURCES = ('VCPU', 'MEMORY_MB', 'DISK_GB')
+TOP_KINDS = ('cpu', 'disk', 'network')
+
+
+def utc_text(epoch):
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')
+
+
+def amount(rc, value):
+    """An inventory amount as shown: vCPUs as they are, MiB as GiB with one decimal, GiB as they are."""
+    if value is None:
+        return '-'
+    if rc == 'MEMORY_MB':
+        return '%.1f' % (value * MIB / float(GIB))
+    return '%d' % value if value == int(value) else '%.1f' % value
+
+
+def kib_text(kib):
+    """1536 -> '1.5 MiB'; binary units, as libvirt counts."""
+    if kib is None:
+        return '-'
+    value = float(kib) * KIB
+    for unit in ('B', 'KiB', 'MiB', 'GiB', 'TiB'):
+        if abs(value) < 1024 or unit == 'TiB':
+            return ('%d %s' % (value, unit)) if unit == 'B' else ('%.1f %s' % (value, unit))
+        value /= 1024.0
+    return '-'  # pragma: no cover
+
+
+def count_text(value):
+    """Request counts, short: 1234 -> '1234', 1234567 -> '1.2M'."""
+    if value is None:
+        return '-'
+    for limit, suffix in ((1e15, 'P'), (1e12, 'T'), (1e9, 'G'), (1e6, 'M'), (1e4, 'k')):
+        if value >= limit:
+            return '%.1f%s' % (value / limit, suffix)
+    return '%d' % value
+
+
+def duration_text(ns):
+    if ns is None:
+        return '-'
+    seconds = int(ns // 1000000000)
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return '%dh%02dm' % (hours, minutes)
+    return '%dm%02ds' % (minutes, seconds) if minutes else '%ds' % seconds
+
+
+def percent_text(value):
+    return '-' if value is None else '%.1f%%' % value
+
+
+TOP_TITLES = {
+    'cpu': {'cpu_utilization': 'by CPU utilisation', 'cpu_time_ns': 'by CPU time since each domain started'},
+    'disk': {'cumulative': 'by disk I/O, cumulative across restarts',
+             'totals': 'by disk I/O since each domain started'},
+    'network': {'cumulative': 'by network I/O, cumulative across restarts',
+                'totals': 'by network I/O since each domain started'},
+}
+
+
+def top_title(doc, kind):
+    top = doc['top'][kind]
+    return 'Top %d VMs %s' % (doc['options']['top'], TOP_TITLES[kind].get(top['basis'], ''))
+
+
+def top_rows(doc, kind):
+    """Header and rows of one top-VM list, shared by the table and the page."""
+    top = doc['top'][kind]
+    if kind == 'cpu':
+        if top['basis'] == 'cpu_utilization':
+            header = ['VM', 'HOST', 'vCPU', 'CPU %']
+            rows = [[e['name'], e['host'], amount('VCPU', e['vcpus']), percent_text(e['value'])] for e in top['vms']]
+        else:
+            header = ['VM', 'HOST', 'vCPU', 'CPU time']
+            rows = [[e['name'], e['host'], amount('VCPU', e['vcpus']), duration_text(e['value'])] for e in top['vms']]
+    elif kind == 'disk':
+        header = ['VM', 'HOST', 'read', 'written', 'read req', 'write req']
+        rows = [[e['name'], e['host'], kib_text(e['read_kb']), kib_text(e['write_kb']),
+                 count_text(e['read_ios']), count_text(e['write_ios'])] for e in top['vms']]
+    else:
+        header = ['VM', 'HOST', 'read', 'written']
+        rows = [[e['name'], e['host'], kib_text(e['read_kb']), kib_text(e['write_kb'])] for e in top['vms']]
+    return header, rows
+
+
+def ordered_hosts(doc):
+    """Hosts by group, then name, so a group's hosts stand together."""
+    return sorted(doc['hosts'].values(), key=lambda h: (h['group'] or '', h['host']))
+
+
+def problem_text(problem):
+    text = '%s %s' % (problem['host'], problem['status'])
+    if problem.get('task'):
+        text += " in task '%s'" % problem['task']
+    if problem.get('ignored'):
+        text += ' (ignored)'
+    if problem.get('message'):
+        text += ': %s' % problem['message']
+    return text
+
+
+def summary_text(doc):
+    cluster = doc['cluster']
+    hosts, vms = len(doc['hosts']), cluster.get('running_vms') or 0
+    text = '%d host%s, %d running VM%s' % (hosts, '' if hosts == 1 else 's', vms, '' if vms == 1 else 's')
+    if doc['problems']:
+        text += ', %d with problems' % len(doc['problems'])
+    return text
+
+
+def fits_rows(doc):
+    """Header and rows of the flavor fits: one row per flavor, the cluster then each group."""
+    fits = doc['cluster']['fits']
+    groups = sorted(set(g for entry in fits.values() for g in entry['groups']))
+    rows = [[flavor, entry['total']] + [entry['groups'].get(g) for g in groups] for flavor, entry in fits.items()]
+    return ['FLAVOR', 'CLUSTER'] + groups, [['-' if c is None else str(c) for c in row] for row in rows]

@@ -1,0 +1,39 @@
+"""vm_stats-shaped samples for the accumulate tests (plugin_utils.counters and the filter)."""
+
+import json
+
+from ansible_collections.hypervisor.stats.plugins.plugin_utils.counters import accumulate
+
+UUID = '11111111-2222-3333-4444-555555555555'
+KB = 1024
+
+
+def vm(uuid=UUID, domain_id=7, cpu=0, vcpus=2, disks=None, nics=None, state='running', name='web', timed_out=False):
+    """A vm_stats per-VM dict; disks {dev: (rd_bytes, wr_bytes, rd_req, wr_req)}, nics {dev: (rx_bytes, tx_bytes)}."""
+    return {
+        'name': name, 'uuid': uuid, 'state': state, 'domain_id': domain_id, 'vcpus': vcpus,
+        'cpu_time_ns': cpu, 'cpu_utilization': None, 'timed_out': timed_out,
+        'memory': {'max_kb': 1048576, 'actual_kb': 1048576, 'unused_kb': None, 'available_kb': None, 'rss_kb': 2000},
+        'disks': dict((dev, dict(zip(('rd_bytes', 'wr_bytes', 'rd_req', 'wr_req'), values)))
+                      for dev, values in (disks or {}).items()),
+        'nics': dict((dev, {'rx_bytes': rx, 'tx_bytes': tx, 'rx_packets': 1, 'tx_packets': 1, 'rx_errs': 0,
+                            'tx_errs': 0, 'rx_drop': 0, 'tx_drop': 0})
+                     for dev, (rx, tx) in (nics or {}).items()),
+        'totals': {},
+    }
+
+
+def sample(at, *vms, **kw):
+    return {'hypervisor_hostname': kw.get('hostname', 'hv'), 'uri': 'test:///default', 'collected_at': at,
+            'vms': dict((v['uuid'], v) for v in vms)}
+
+
+def run(previous, samples, retention=604800):
+    state, warnings = accumulate(previous, samples, retention)
+    # What goes through the fact cache is JSON: the state must survive it unchanged.
+    assert json.loads(json.dumps(state)) == state
+    return state, warnings
+
+
+def cum(state, host='h1', uuid=UUID):
+    return state[host]['vms'][uuid]['cumulative']

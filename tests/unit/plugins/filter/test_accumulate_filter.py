@@ -1,0 +1,30 @@
+"""The accumulate filter plugin: errors named after the filter, warnings through Ansible's display."""
+
+import pytest
+
+from ansible.errors import AnsibleFilterError
+
+from counters_data import cum, sample, vm
+
+from ansible_collections.hypervisor.stats.plugins.filter.accumulate import accumulate_filter
+from ansible_collections.hypervisor.stats.plugins.module_utils.schema import COUNTERS
+
+
+@pytest.mark.parametrize('samples,retention,needle', [
+    ({'h1': sample(100)}, -1, 'retention_seconds'),
+    ({'h1': sample(100)}, 'week', 'retention_seconds'),
+    (['h1'], 60, 'samples must be a dict'),
+    ({'h1': {'collected_at': 1}}, 60, "samples['h1']"),
+    ({'h1': {'vms': {}, 'collected_at': 'now'}}, 60, "samples['h1'].collected_at"),
+])
+def test_bad_arguments_raise_naming_the_filter_and_argument(samples, retention, needle):
+    with pytest.raises(AnsibleFilterError) as err:
+        accumulate_filter({}, samples, retention)
+    assert 'hypervisor.stats.accumulate' in str(err.value) and needle in str(err.value)
+
+
+def test_filter_warns_on_malformed_previous_and_returns_a_fresh_state(capfd):
+    state = accumulate_filter({'h1': 42}, {'h1': sample(100, vm())}, '3600')
+    assert cum(state) == dict((name, 0) for name in COUNTERS)
+    err = capfd.readouterr().err
+    assert 'hypervisor.stats.accumulate' in err and 'host h1' in err

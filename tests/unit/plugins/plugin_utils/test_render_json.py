@@ -1,0 +1,17 @@
+"""The capacity report as JSON (plugin_utils.render_json)."""
+
+import json
+
+from report_data import full_doc
+
+from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_json import render_json
+
+
+def test_json_is_the_document():
+    doc = full_doc()
+    text = render_json(doc)
+    assert json.loads(text) == json.loads(json.dumps(doc))
+    assert text.startswith('{\n  "cluster"')  # indented, keys sorted
+    many = dict(doc, vms=dict(('u%d' % i, doc['vms'][next(iter(doc['vms']))]) for i in range(1001)))
+    text = render_json(many)
+    assert '\n' not in text.rstrip('\n') and json.loads(text) == json.loads(json.dumps(many))

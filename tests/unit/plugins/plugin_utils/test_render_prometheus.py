@@ -1,0 +1,96 @@
+"""The capacity report in Prometheus' exposition format (plugin_utils.render_prometheus).
+
+promtool is the real Prometheus checker from Debian's prometheus package (scripts/bootstrap.sh test).
+"""
+
+import re
+import subprocess
+
+import pytest
+
+from report_data import NOW, cluster_inputs, full_doc
+
+from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_prometheus import render_prometheus
+from ansible_collections.hypervisor.stats.plugins.plugin_utils.report_inputs import ReportInputs
+from ansible_collections.hypervisor.stats.plugins.plugin_utils.report_model import build_report
+
+PROMTOOL = '/usr/bin/promtool'
+
+
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_exposition(text):
+    """{(name, frozenset(labels)): value} and {name: type}; asserts HELP and TYPE come once, first."""
+    samples, types, helped = {}, {}, set()
+    for line in text.splitlines():
+        if line.startswith('# HELP '):
+            name = line.split()[2]
+            assert name not in helped, name
+            helped.add(name)
+        elif line.startswith('# TYPE '):
+            _h, _t, name, kind = line.split()
+            assert name in helped and name not in types, name
+            types[name] = kind
+        else:
+            match = SAMPLE.match(line)
+            assert match, line
+            name, labels, value = match.groups()
+            assert name in types, name
+            labels = dict((k, v.replace('\\"', '"').replace('\\n', '\n').replace('\\\\', '\\'))
+                          for k, v in LABEL.findall(labels or ''))
+            samples[(name, frozenset(labels.items()))] = float(value)
+    return samples, types
+
+
+def test_prometheus_values_match_the_document():
+    doc = full_doc()
+    samples, types = parse_exposition(render_prometheus(doc))
+    assert all(name.startswith('hypervisor_stats_') for name in types)
+    assert all(kind == 'counter' for name, kind in types.items() if name.endswith('_total'))
+    assert all(kind == 'gauge' for name, kind in types.items() if not name.endswith('_total'))
+
+    def value(name, **labels):
+        return samples[('hypervisor_stats_' + name, frozenset(labels.items()))]
+
+    for name, host in doc['hosts'].items():
+        labels = dict(host=name, group=host['group'])
+        inv = host['inventory']
+        assert value('host_vcpus_used', **labels) == inv['VCPU']['used']
+        assert value('host_vcpus_capacity', **labels) == inv['VCPU']['capacity']
+        assert value('host_memory_free_bytes', **labels) == inv['MEMORY_MB']['free'] * 1024 ** 2
+        assert value('host_disk_bytes', **labels) == inv['DISK_GB']['total'] * 1024 ** 3
+        assert value('host_running_vms', **labels) == host['running_vms']
+        assert value('host_up', **labels) == (1 if host['status'] == 'ok' else 0)
+    assert value('host_up', host='hv-c9') == 0
+    assert value('cluster_vcpus_free') == doc['cluster']['inventory']['VCPU']['free']
+    assert value('cluster_flavor_fits', flavor='m1.small') == doc['cluster']['fits']['m1.small']['total']
+    assert value('group_memory_used_bytes', group_by='labels.cluster', group='east') == \
+        doc['cluster']['groups']['east']['inventory']['MEMORY_MB']['used'] * 1024 ** 2
+    db = next(v for v in doc['vms'].values() if v['name'] == 'db')
+    labels = dict(host=db['host'], vm='db', uuid=db['uuid'], group='west')
+    assert value('vm_disk_read_bytes_total', **labels) == db['totals']['disk_read_kb'] * 1024
+    assert value('vm_cumulative_disk_read_bytes_total', **labels) == db['cumulative']['disk_read_kb'] * 1024
+    assert value('vm_cumulative_cpu_seconds_total', **labels) == pytest.approx(7000.0)
+    assert value('vm_cpu_utilization_ratio', **labels) == pytest.approx(0.42)
+    assert value('vm_info', state='running', **labels) == 1
+
+
+def test_prometheus_escapes_label_values():
+    hosts, _vms = cluster_inputs()
+    inputs = ReportInputs()
+    odd = 'hv "quoted" \\ back\nslash'
+    inputs.add_facts(odd, {'host_resources': dict(hosts['hv-a1'], labels={'te-am': 'a"b'})})
+    samples, _types = parse_exposition(render_prometheus(build_report(inputs, NOW)))
+    assert samples[('hypervisor_stats_host_up', frozenset({'host': odd}.items()))] == 1
+    info = [labels for (name, labels) in samples if name == 'hypervisor_stats_host_info'][0]
+    assert ('label_te_am', 'a"b') in info
+
+
+def test_promtool_accepts_the_exposition(tmp_path):
+    for doc in (full_doc(), full_doc(group_by=None), build_report(ReportInputs(), NOW)):
+        result = subprocess.run([PROMTOOL, 'check', 'metrics'], input=render_prometheus(doc),
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.stdout.strip() == '' and result.stderr.strip() == '', result.stdout + result.stderr
