@@ -14,9 +14,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.hypervisor.stats.plugins.module_utils.schema import DEFAULT_URI
 
 try:
     import libvirt
@@ -32,8 +35,21 @@ else:
 
 
 LIBVIRT_COMMON_ARGS = dict(
-    uri=dict(type='str', default='qemu:///system'),
+    uri=dict(type='str', default=DEFAULT_URI),
 )
+
+# scheme://user:password@ -> group 1 is scheme://user
+_URI_PASSWORD = re.compile(r'^([a-zA-Z][a-zA-Z0-9+.-]*://[^/@:]*):[^/@]*@')
+
+
+def redact_uri(uri):
+    """Drop a password from a URI's user info (``qemu+ssh://u:pw@h/`` -> ``qemu+ssh://u@h/``).
+
+    Anything but a string is returned as it is.
+    """
+    if not isinstance(uri, str):
+        return uri
+    return _URI_PASSWORD.sub(r'\1@', uri)
 
 
 def connection_hint(err_text):
