@@ -13,20 +13,9 @@ expression it grouped by; each host's group is that expression on its facts, thr
 grouped by the report's own ``group_by``) here, by ``cluster_totals`` itself.
 """
 
-try:
-    from ansible_collections.hypervisor.stats.plugins.module_utils.libvirt_client import redact_uri
-except ImportError:  # TEMPORARY, until module_utils/libvirt_client.py (where URIs are handled) has it
-    import re
-
-    _URI_PASSWORD = re.compile(r'^([a-zA-Z][a-zA-Z0-9+.-]*://[^/@:]*):[^/@]*@')
-
-    def redact_uri(uri):
-        """Drop a password from a URI's user info (``qemu+ssh://u:pw@h/`` -> ``qemu+ssh://u@h/``)."""
-        if not isinstance(uri, str):
-            return uri
-        return _URI_PASSWORD.sub(r'\1@', uri)
+from ansible_collections.hypervisor.stats.plugins.module_utils.libvirt_client import redact_uri
 from ansible_collections.hypervisor.stats.plugins.module_utils.schema import (
-    COUNTERS, INVENTORY_FIELDS, MEMORY_FIELDS, RESOURCE_CLASSES, STATISTICS_FIELDS, VM_TOTAL_FIELDS, GONE,
+    COUNTERS, GONE, INVENTORY_FIELDS, MEMORY_FIELDS, RESOURCE_CLASSES, STATISTICS_FIELDS, VM_TOTAL_FIELDS,
     number_or_none as number)
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.cluster import (
     ClusterError, cluster_totals, compile_group_by, group_of)

@@ -7,7 +7,7 @@ import pytest
 
 from report_data import cluster_inputs, counters_entry, vm, vm_stats
 
-from ansible_collections.hypervisor.stats.plugins.plugin_utils.report_model import redact_uri  # TEMPORARY: libvirt_client
+from ansible_collections.hypervisor.stats.plugins.module_utils.libvirt_client import redact_uri
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.cluster import ClusterError, cluster_totals
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.report_inputs import ReportInputs
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.report_model import build_report
