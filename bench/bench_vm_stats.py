@@ -39,10 +39,9 @@ sys.path.insert(0, os.path.join(ROOT, 'tests', 'integration'))
 import libvirt  # noqa: E402
 
 from ansible_collections.hypervisor.stats.plugins.module_utils.libvirt_client import open_read_only  # noqa: E402
-from ansible_collections.hypervisor.stats.plugins.module_utils.libvirt_vm_stats import (  # noqa: E402
-    collect, host_name, interface_devices)
-from ansible_collections.hypervisor.stats.plugins.module_utils.libvirt_host import domain_devices  # noqa: E402
-from ansible_collections.hypervisor.stats.plugins.module_utils.vm_stats import vm_stats_facts  # noqa: E402
+from ansible_collections.hypervisor.stats.plugins.module_utils.domain_xml import parse_domain  # noqa: E402
+from ansible_collections.hypervisor.stats.plugins.module_utils.vm_facts import vm_stats_facts  # noqa: E402
+from ansible_collections.hypervisor.stats.plugins.module_utils.vm_gather import collect, host_name  # noqa: E402
 
 ALL_STATES = ['running', 'paused', 'shutoff', 'crashed', 'pmsuspended', 'blocked', 'shutdown', 'nostate']
 VIRSH_GROUPS = ['--state', '--cpu-total', '--balloon', '--vcpu', '--interface', '--block', '--nowait']
@@ -90,10 +89,9 @@ def per_domain_loop(uri, active_only, every_call=True, conn=None):
             count += 1
             if dom.ID() < 0 and not every_call:
                 continue
-            xml_text = dom.XMLDesc(0)
-            disks, _pinned = domain_devices(xml_text)
-            calls = [(dom.blockStats, d['target']) for d in disks]
-            calls += [(dom.interfaceStats, dev) for dev in interface_devices(xml_text)]
+            devices = parse_domain(dom.XMLDesc(0))
+            calls = [(dom.blockStats, d['target']) for d in devices.disks]
+            calls += [(dom.interfaceStats, dev) for dev in devices.interfaces]
             calls.append((dom.memoryStats, None))
             for call, arg in calls:
                 try:

@@ -24,14 +24,4 @@ requirements:
 notes:
   - Connections are opened with C(virConnectOpenReadOnly), so a user in the C(libvirt) group,
     or any user allowed read-only access by polkit, is enough.
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads; check mode returns the same facts.
-  diff_mode:
-    support: none
-    description: Nothing is changed, so there is nothing to diff.
-  facts:
-    support: full
-    description: The result is returned under C(ansible_facts).
 '''

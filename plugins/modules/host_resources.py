@@ -20,6 +20,10 @@ description:
   - A domain that cannot be read is skipped with a warning; the other domains are still counted.
 extends_documentation_fragment:
   - hypervisor.stats.libvirt
+  - hypervisor.stats.attributes
+  - hypervisor.stats.attributes.facts
+  - hypervisor.stats.attributes.facts_module
+  - hypervisor.stats.attributes.platform
 options:
   labels:
     description:
@@ -250,11 +254,12 @@ ansible_facts:
                    used: 6, capacity: 64, free: 58}
 '''
 
+from ansible_collections.hypervisor.stats.plugins.module_utils.host_capacity import (
+    CapacityError, check_options, host_facts)
+from ansible_collections.hypervisor.stats.plugins.module_utils.host_gather import gather_host
 from ansible_collections.hypervisor.stats.plugins.module_utils.libvirt_client import LibvirtModule
-from ansible_collections.hypervisor.stats.plugins.module_utils.capacity import CapacityError, check_options, host_facts
-from ansible_collections.hypervisor.stats.plugins.module_utils.libvirt_host import gather_host
-
-DEFAULT_INSTANCES_PATH = '/var/lib/libvirt/images'
+from ansible_collections.hypervisor.stats.plugins.module_utils.schema import (
+    DEFAULT_INSTANCES_PATH, HOST_FACT, HOST_OPTION_DEFAULTS as DEFAULTS)
 
 
 def main():
@@ -263,12 +268,12 @@ def main():
             labels=dict(type='dict', default={}),
             cpu_shared_set=dict(type='str'),
             cpu_dedicated_set=dict(type='str'),
-            reserved_host_cpus=dict(type='int', default=0),
-            reserved_host_memory_mb=dict(type='int', default=512),
-            reserved_host_disk_mb=dict(type='int', default=0),
-            cpu_allocation_ratio=dict(type='float', default=4.0),
-            ram_allocation_ratio=dict(type='float', default=1.0),
-            disk_allocation_ratio=dict(type='float', default=1.0),
+            reserved_host_cpus=dict(type='int', default=DEFAULTS['reserved_host_cpus']),
+            reserved_host_memory_mb=dict(type='int', default=DEFAULTS['reserved_host_memory_mb']),
+            reserved_host_disk_mb=dict(type='int', default=DEFAULTS['reserved_host_disk_mb']),
+            cpu_allocation_ratio=dict(type='float', default=DEFAULTS['cpu_allocation_ratio']),
+            ram_allocation_ratio=dict(type='float', default=DEFAULTS['ram_allocation_ratio']),
+            disk_allocation_ratio=dict(type='float', default=DEFAULTS['disk_allocation_ratio']),
             instances_path=dict(type='path'),
             storage_pool=dict(type='str'),
         ),
@@ -286,7 +291,7 @@ def main():
         lm.module.fail_json(msg=str(exc), uri=lm.uri)
     for warning in raw['warnings']:
         lm.module.warn(warning)
-    lm.module.exit_json(changed=False, ansible_facts={'host_resources': facts})
+    lm.module.exit_json(changed=False, ansible_facts={HOST_FACT: facts})
 
 
 if __name__ == '__main__':

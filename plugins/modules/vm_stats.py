@@ -28,6 +28,10 @@ description:
   - Changes nothing; C(changed) is always false.
 extends_documentation_fragment:
   - hypervisor.stats.libvirt
+  - hypervisor.stats.attributes
+  - hypervisor.stats.attributes.facts
+  - hypervisor.stats.attributes.facts_module
+  - hypervisor.stats.attributes.platform
 options:
   domains:
     description:
@@ -161,10 +165,10 @@ ansible_facts:
 import time
 
 from ansible_collections.hypervisor.stats.plugins.module_utils.libvirt_client import LibvirtModule
-from ansible_collections.hypervisor.stats.plugins.module_utils.libvirt_vm_stats import collect, host_name
-from ansible_collections.hypervisor.stats.plugins.module_utils.vm_stats import (
-    DEFAULT_STATES, STATE_NAMES, vm_stats_facts,
-)
+from ansible_collections.hypervisor.stats.plugins.module_utils.schema import (
+    DEFAULT_STATES, DEFAULT_VM_TIMEOUT, STATE_NAMES, VM_FACT)
+from ansible_collections.hypervisor.stats.plugins.module_utils.vm_facts import vm_stats_facts
+from ansible_collections.hypervisor.stats.plugins.module_utils.vm_gather import collect, host_name
 
 
 def main():
@@ -174,7 +178,7 @@ def main():
             states=dict(type='list', elements='str', default=list(DEFAULT_STATES),
                         choices=sorted(STATE_NAMES.values())),
             cpu_sample_seconds=dict(type='float', default=0),
-            timeout=dict(type='float', default=10),
+            timeout=dict(type='float', default=DEFAULT_VM_TIMEOUT),
         ),
     )
     params = lm.params
@@ -192,7 +196,7 @@ def main():
     for warning in result.warnings:
         lm.module.warn(warning)
     facts = vm_stats_facts(hostname, lm.uri, collected_at, result.vms)
-    lm.module.exit_json(changed=False, ansible_facts={'vm_stats': facts})
+    lm.module.exit_json(changed=False, ansible_facts={VM_FACT: facts})
 
 
 if __name__ == '__main__':

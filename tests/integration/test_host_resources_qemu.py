@@ -169,7 +169,7 @@ def test_host_matches_virsh(libvirtd, conn, tmp_path):
     assert facts['memory_mb_used_source'] == 'node_memory_stats'
     assert facts['memory_mb'] == total_before == total_after
     # Other processes allocate meanwhile: bracket the module's figure, with 256 MiB of slack
-    # (test_capacity.py checks the formula exactly).
+    # (test_host_capacity.py checks the formula exactly).
     assert min(used_before, used_after) - 256 <= facts['memory_mb_used'] <= max(used_before, used_after) + 256
     assert facts['free_ram_mb'] == facts['memory_mb'] - facts['memory_mb_used']
 

@@ -16,10 +16,10 @@ import time
 import libvirt
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, '.collections'))
+from ansible_collections.hypervisor.stats.plugins.module_utils import vm_gather
+from ansible_collections.hypervisor.stats.plugins.module_utils.vm_gather import collect
 
-from ansible_collections.hypervisor.stats.plugins.module_utils.libvirt_vm_stats import collect  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 pytestmark = pytest.mark.guests
 
@@ -190,20 +190,24 @@ def test_sigstopped_qemu_times_out_and_the_others_are_returned(guests, libvirtd,
     assert again['vms'][stuck.uuid]['totals']['disk_read_kb'] > 0 and warnings == []
 
 
-def test_guest_destroyed_mid_collection_is_skipped(guests, libvirtd):
+def test_guest_destroyed_mid_collection_is_skipped(guests, libvirtd, monkeypatch):
     # The module's collection is called directly so that guests can be destroyed
     # exactly between listing and reading: a transient one (it vanishes) and a
     # persistent one (it is shut off, so no longer in the selected states).
     gone = guests.transient('vanish')
     stopped = guests.guests[1]
     conn = libvirt.openReadOnly(libvirtd)
+    list_domains = vm_gather.list_domains
+
+    def list_then_destroy(*args, **kwargs):
+        domains, missing = list_domains(*args, **kwargs)
+        assert gone.uuid in [d.UUIDString() for d in domains]
+        gone.destroy()
+        stopped.destroy()
+        return domains, missing
+    monkeypatch.setattr(vm_gather, 'list_domains', list_then_destroy)
     try:
-        def destroy_after_listing(domains):
-            assert gone.uuid in [d.UUIDString() for d in domains]
-            gone.destroy()
-            stopped.destroy()
-        result = collect(conn, ['running', 'paused'], names=names(guests) + [gone.name],
-                         hooks={'after_list': destroy_after_listing})
+        result = collect(conn, ['running', 'paused'], names=names(guests) + [gone.name])
     finally:
         conn.close()
         if not stopped.domain().isActive():

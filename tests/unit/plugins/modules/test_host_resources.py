@@ -19,17 +19,12 @@ import sys
 import tempfile
 import xml.etree.ElementTree as ET
 
+import libvirt
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-COLLECTIONS = os.path.join(ROOT, '.collections')
-NODES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'nodes')
-sys.path.insert(0, COLLECTIONS)
-
-import libvirt  # noqa: E402
-
-from ansible_collections.hypervisor.stats.plugins.module_utils.libvirt_host import domain_devices  # noqa: E402
-
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
+COLLECTIONS = os.path.join(ROOT, '.collections')   # PYTHONPATH of the module's own process
+NODES = os.path.join(ROOT, 'tests', 'unit', 'nodes')
 MODULE = 'ansible_collections.hypervisor.stats.plugins.modules.host_resources'
 CLIENT = 'ansible_collections.hypervisor.stats.plugins.module_utils.libvirt_client'
 GIB = 1024 ** 3
@@ -396,93 +391,6 @@ def test_playbook_check_mode_and_missing_libvirt(python_without_libvirt, tmp_pat
     assert python_without_libvirt in missing['msg']
     # A clear message: no import traceback attached (ansible-core's own placeholder at most).
     assert 'Traceback' not in missing.get('exception', '') + missing['msg']
-
-
-# --- the cheap domain XML reader agrees with a real XML parser ------------------------------------
-
-def reference_devices(xml_text, vcpus):
-    """domain_devices done the slow, obvious way with ElementTree."""
-    root = ET.fromstring(xml_text)
-    disks = []
-    for disk in root.findall('devices/disk'):
-        if disk.get('device', 'disk') != 'disk':
-            continue
-        source, target, driver = disk.find('source'), disk.find('target'), disk.find('driver')
-        disks.append({'target': target.get('dev') if target is not None else None,
-                      'type': disk.get('type', 'file'),
-                      'format': driver.get('type') if driver is not None else None,
-                      'path': (source.get('file') or source.get('dev')) if source is not None else None})
-    vcpu = root.find('vcpu')
-    default = vcpu.get('cpuset') if vcpu is not None else None
-    pins = dict((p.get('vcpu'), p.get('cpuset')) for p in root.findall('cputune/vcpupin'))
-    cpus = set()
-    for index in range(vcpus):
-        cpuset = pins.get(str(index)) or default
-        if not cpuset:
-            return disks, []
-        included, excluded = set(), set()
-        for part in cpuset.split(','):
-            lo, _, hi = part.lstrip('^').partition('-')
-            (excluded if part.startswith('^') else included).update(range(int(lo), int(hi or lo) + 1))
-        cpus |= included - excluded
-    return disks, sorted(cpus)
-
-
-TRICKY_DOMAINS = [
-    # metadata of another tool holding look-alike elements, a backing chain, an escaped path
-    ('''<domain type='kvm'><name>a</name><metadata><x:i xmlns:x="urn:x"><vcpu cpuset="9">1</vcpu>
-     <devices><disk type='file' device='disk'><source file='/decoy'/></disk></devices></x:i></metadata>
-     <memory unit='KiB'>1024</memory><vcpu placement='static' cpuset='2-3'>2</vcpu>
-     <vcpus><vcpu id='0' enabled='yes' hotpluggable='no' order='1'/><vcpu id='1' enabled='yes'/></vcpus>
-     <cputune><vcpupin vcpu='0' cpuset='4'/><emulatorpin cpuset='0'/></cputune>
-     <devices><emulator>/usr/bin/qemu</emulator>
-     <disk type='file' device='disk'><driver name='qemu' type='qcow2' cache='none'/>
-       <source file='/var/lib/nova/instances/R&amp;D &apos;x&apos;/disk' index='2'/>
-       <backingStore type='file' index='3'><format type='raw'/><source file='/base/image'/><backingStore/></backingStore>
-       <mirror type='file' file='/copy' format='raw' job='copy'><format type='raw'/><source file='/copy'/></mirror>
-       <target dev='vda' bus='virtio'/><alias name='virtio-disk0'/></disk>
-     <disk type='block' device='disk'><driver name='qemu' type='raw'/><source dev='/dev/vg/lv'/>
-       <target dev='vdb' bus='virtio'/></disk>
-     <disk type='network' device='disk'><driver name='qemu' type='raw'/>
-       <source protocol='rbd' name='pool/img'><host name='127.0.0.1' port='6789'/></source>
-       <target dev='vdc' bus='virtio'/></disk>
-     <disk type='file' device='cdrom'><driver name='qemu' type='raw'/><target dev='sda' bus='sata'/><readonly/></disk>
-     <disk type="file" device="disk"><driver name="qemu" type="qcow2"/><source file="/double/quoted"/>
-       <target dev="vdd"/></disk>
-     <disk type='volume' device='disk'><source pool='p' volume='v'/><target dev='vde'/></disk>
-     <interface type='network'><source network='default'/><target dev='vnet0'/></interface>
-     </devices></domain>''', 2),
-    # every vCPU pinned, no default cpuset
-    ("<domain><vcpu>2</vcpu><cputune><vcpupin vcpu='1' cpuset='8-9,^9'/><vcpupin vcpu='0' cpuset='7'/>"
-     "</cputune><devices/></domain>", 2),
-    # partly pinned: floats
-    ("<domain><vcpu>3</vcpu><cputune><vcpupin vcpu='0' cpuset='1'/></cputune><devices></devices></domain>", 3),
-    # no devices at all
-    ("<domain><vcpu>1</vcpu></domain>", 1),
-]
-
-
-@pytest.mark.parametrize('xml_text, vcpus', TRICKY_DOMAINS)
-def test_domain_reader_on_tricky_xml(xml_text, vcpus):
-    assert domain_devices(xml_text, vcpus) == reference_devices(xml_text, vcpus)
-
-
-def test_domain_reader_on_the_tricky_path():
-    disks, pinned = domain_devices(TRICKY_DOMAINS[0][0], 2)
-    assert disks[0]['path'] == "/var/lib/nova/instances/R&D 'x'/disk" and disks[0]['format'] == 'qcow2'
-    assert [d['target'] for d in disks] == ['vda', 'vdb', 'vdc', 'vdd', 'vde']
-    assert pinned == [2, 3, 4]
-
-
-@pytest.mark.parametrize('uri', ['test:///default'] + [node_uri(n) for n in NODE_FILES + ['../../../examples/nodes/compute-a2.xml']])
-def test_domain_reader_agrees_with_a_parser_on_libvirt_output(uri):
-    conn = libvirt.openReadOnly(uri)
-    try:
-        for dom in conn.listAllDomains():
-            xml_text, vcpus = dom.XMLDesc(0), dom.info()[3]
-            assert domain_devices(xml_text, vcpus) == reference_devices(xml_text, vcpus), dom.name()
-    finally:
-        conn.close()
 
 
 OVERFULL_POOL_NODE = '''<node>

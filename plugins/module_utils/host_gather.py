@@ -4,7 +4,7 @@
 """libvirt I/O for ``host_resources``: read a host into plain data.
 
 Everything returned is plain Python (ints, strings, lists, dicts) so that
-``capacity.host_facts`` can compute on it without libvirt.
+``host_capacity.host_facts`` can compute on it without libvirt.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -12,13 +12,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-import re
 import time
 import xml.etree.ElementTree as ET
-from html import unescape
 
-from ansible_collections.hypervisor.stats.plugins.module_utils.capacity import (
-    LOCAL_DISK_TYPES, CapacityError, parse_cpu_set)
+from ansible_collections.hypervisor.stats.plugins.module_utils.domain_xml import parse_domain
+from ansible_collections.hypervisor.stats.plugins.module_utils.host_capacity import CapacityError, parse_cpu_set
+from ansible_collections.hypervisor.stats.plugins.module_utils.schema import LOCAL_DISK_TYPES
 
 try:
     import libvirt
@@ -95,82 +94,6 @@ def _fill_topology_from_nodeinfo(cpu_info, info):
         cpu_info['arch'] = info[0]
 
 
-# Domain XML can be large (a QEMU guest's is ~5-10 KiB of controllers, CPU
-# features, ...) and only <vcpu>, <cputune>/<vcpupin> and the <disk>s matter.
-# libvirt writes it in a fixed canonical form (one element order, quoted
-# attributes, entities escaped), so those elements are read with a few regular
-# expressions instead of a parser: ~3x cheaper than ElementTree per domain,
-# which is what keeps 1000 domains within the time budget. Inside a <disk>
-# the first <driver>, <source> and <target> are the disk's own: a backing
-# chain's (or a block copy's) <source>s come after them.
-_DISK_RE = re.compile(r'<disk\b([^>]*?)(?:/>|>(.*?)</disk>)', re.S)
-_VCPU_RE = re.compile(r'<vcpu\b([^>]*)>[^<]*</vcpu>')
-_CPUTUNE_RE = re.compile(r'<cputune\b[^>]*>(.*?)</cputune>', re.S)
-_VCPUPIN_RE = re.compile(r'<vcpupin\b([^>]*?)/?>')
-_DISK_CHILD_RE = re.compile(r'<(driver|source|target)\b([^>]*)')
-
-
-def _attr_re(name):
-    return re.compile(r'''\s%s\s*=\s*(?:'([^']*)'|"([^"]*)")''' % name)
-
-
-_ATTR = dict((name, _attr_re(name)) for name in ('type', 'device', 'file', 'dev', 'cpuset', 'vcpu'))
-
-
-def _attr(tag_text, name):
-    """Value of attribute ``name`` in the text of one start tag, or None."""
-    match = _ATTR[name].search(tag_text)
-    if not match:
-        return None
-    value = match.group(1) if match.group(2) is None else match.group(2)
-    return unescape(value) if '&' in value else value
-
-
-def domain_devices(xml_text, vcpus=0):
-    """Disks (device='disk' only) and the host CPUs a domain's ``vcpus`` vCPUs are pinned to.
-
-    ``pinned_cpus`` is the union of the host CPUs its vCPUs may run on when
-    *every* vCPU is restricted (a <vcpupin> for it, or <vcpu cpuset=...>), else
-    an empty list: a partly pinned guest still floats over the shared CPUs.
-    """
-    # <metadata> holds arbitrary (namespaced) XML of other tools: look after it.
-    start = xml_text.find('</metadata>')
-    start = 0 if start < 0 else start
-    devices = xml_text.find('<devices>', start)
-    head_end = devices if devices >= 0 else len(xml_text)
-
-    disks = []
-    for disk_tag, body in (_DISK_RE.findall(xml_text, devices) if devices >= 0 else ()):
-        if (_attr(disk_tag, 'device') or 'disk') != 'disk':
-            continue  # CD-ROMs, floppies and LUN pass-through hold no instance data
-        first = {}
-        for name, tag in _DISK_CHILD_RE.findall(body):
-            first.setdefault(name, tag)
-        source = first.get('source', '')
-        disks.append({
-            'target': _attr(first.get('target', ''), 'dev'),
-            'type': _attr(disk_tag, 'type') or 'file',
-            # No driver type means raw to QEMU (its driver writes type='raw'), as to Nova.
-            'format': _attr(first.get('driver', ''), 'type'),
-            'path': _attr(source, 'file') or _attr(source, 'dev'),
-        })
-
-    vcpu = _VCPU_RE.search(xml_text, start, head_end)
-    default = _attr(vcpu.group(1), 'cpuset') if vcpu else None
-    cputune = _CPUTUNE_RE.search(xml_text, start, head_end)
-    pins = {}
-    if cputune:
-        for pin in _VCPUPIN_RE.findall(cputune.group(1)):
-            pins[_attr(pin, 'vcpu')] = _attr(pin, 'cpuset')
-    pinned = set()
-    for index in range(vcpus):
-        cpuset = pins.get(str(index)) or default
-        if not cpuset:
-            return disks, []
-        pinned.update(parse_cpu_set(cpuset, 'vcpupin'))
-    return disks, sorted(pinned)
-
-
 def _disk_sizes(conn, dom, disk):
     """(capacity, allocation) in bytes: from the storage volume when the disk lives in a
     pool (works for inactive domains and every driver), else from the domain's block info.
@@ -210,8 +133,8 @@ def read_domains(conn):
             try:
                 # state, max memory KiB, current memory KiB, vCPUs, CPU time
                 _state, max_kb, current_kb, vcpus, _cpu_time = dom.info()
-                disks, pinned = domain_devices(dom.XMLDesc(0), vcpus)
-                for disk in disks:
+                devices = parse_domain(dom.XMLDesc(0), vcpus)
+                for disk in devices.disks:
                     disk['capacity'], disk['allocation'] = _disk_sizes(conn, dom, disk)
             except libvirt.libvirtError as exc:
                 if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
@@ -226,8 +149,8 @@ def read_domains(conn):
                 'vcpus': vcpus,
                 'memory_kb': max_kb,
                 'current_memory_kb': current_kb,
-                'disks': disks,
-                'pinned_cpus': pinned,
+                'disks': devices.disks,
+                'pinned_cpus': devices.pinned_cpus,
             })
     return domains, warnings
 
@@ -293,7 +216,7 @@ def read_node_memory(conn):
 
 
 def gather_host(conn, uri, instances_path=None, storage_pool=None):
-    """Read everything ``capacity.host_facts`` needs from one connection."""
+    """Read everything ``host_capacity.host_facts`` needs from one connection."""
     collected_at = int(time.time())
     info = conn.getInfo()
     cpu_info, numa, present = parse_capabilities(conn.getCapabilities())

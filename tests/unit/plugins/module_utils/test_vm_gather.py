@@ -1,4 +1,4 @@
-"""vm_stats on libvirt's test driver (issue 3): the per-domain fallback path, options, failures.
+"""vm_gather.collect on libvirt's test driver (issue 3): the per-domain fallback path, selection, vanishing.
 
 The test driver answers only ``state`` in bulk stats, so every VM here goes
 through info / XML / blockStats / interfaceStats / memoryStats. Its counters
@@ -6,21 +6,18 @@ are derived from the wall clock, so they grow between two reads: the module's
 value must lie between a direct call made before and one made after.
 """
 
-import json
 import os
-import subprocess
-import sys
 import time
 
 import libvirt
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, '.collections'))
+from ansible_collections.hypervisor.stats.plugins.module_utils import vm_gather
+from ansible_collections.hypervisor.stats.plugins.module_utils.domain_xml import parse_domain
+from ansible_collections.hypervisor.stats.plugins.module_utils.vm_gather import collect
 
-from ansible_collections.hypervisor.stats.plugins.module_utils.libvirt_vm_stats import collect, interface_devices  # noqa: E402
-
-NODE = os.path.join(ROOT, 'tests', 'unit', 'nodes', 'vm_stats_node.xml')
+NODE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                    'nodes', 'vm_stats_node.xml')
 URI = 'test://' + NODE
 APP01 = '7c2d3e4f-0000-0000-0000-000000000001'
 APP02 = '7c2d3e4f-0000-0000-0000-000000000002'
@@ -36,25 +33,21 @@ def conn():
     c.close()
 
 
-def run_module(args, check=False):
-    """Run the module through real Ansible; returns (rc, result dict)."""
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, '.collections'),
-               ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_LOAD_CALLBACK_PLUGINS='1',
-               ANSIBLE_CACHE_PLUGIN='ansible.builtin.memory',  # keep the shared fact cache out of it
-               ANSIBLE_STDOUT_CALLBACK='ansible.builtin.json')
-    cmd = [os.path.join(ROOT, '.venv', 'bin', 'ansible'), 'localhost', '-m', 'hypervisor.stats.vm_stats',
-           '-a', json.dumps(args), '-e', 'ansible_python_interpreter=' + sys.executable]
-    if check:
-        cmd.append('--check')
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
-    out = json.loads(proc.stdout)
-    return proc.returncode, out['plays'][0]['tasks'][0]['hosts']['localhost']
+def listed_then_destroyed(monkeypatch, act):
+    """Make ``collect`` call ``act(domains)`` right after it lists the domains, before it reads them."""
+    real = vm_gather.list_domains
+
+    def list_domains(*args, **kwargs):
+        domains, missing = real(*args, **kwargs)
+        act(domains)
+        return domains, missing
+    monkeypatch.setattr(vm_gather, 'list_domains', list_domains)
 
 
 def test_fallback_reads_devices_by_name_and_counters_lie_between_direct_calls(conn):
     dom = conn.lookupByUUIDString(APP01)
     # The test driver names the host side of every NIC testnetN itself.
-    nic_names = interface_devices(dom.XMLDesc(0))
+    nic_names = parse_domain(dom.XMLDesc(0)).interfaces
     assert len(nic_names) == 2
     nic = nic_names[0]
     before = {'vda': dom.blockStats('vda'), 'vdb': dom.blockStats('vdb'), nic: dom.interfaceStats(nic)}
@@ -104,7 +97,7 @@ def test_domains_option_takes_names_and_uuids_and_warns_on_unknown(conn):
     assert result.vms == [] and "'old-03'" in result.warnings[0]
 
 
-def test_domain_vanishing_between_listing_and_reading_is_skipped():
+def test_domain_vanishing_between_listing_and_reading_is_skipped(monkeypatch):
     rw = libvirt.open(URI)   # a test-driver host lives as long as its connection: use one
     try:
         def destroy_after_listing(domains):
@@ -113,7 +106,8 @@ def test_domain_vanishing_between_listing_and_reading_is_skipped():
             gone.destroy()
             gone.undefine()
             rw.lookupByName('app-01').destroy()   # stopped: no longer in the selected states
-        result = collect(rw, ['running', 'paused'], hooks={'after_list': destroy_after_listing})
+        listed_then_destroyed(monkeypatch, destroy_after_listing)
+        result = collect(rw, ['running', 'paused'])
         assert result.vms == []
         assert sorted(result.vanished) == ['app-01', 'app-02']
         assert result.warnings == []
@@ -130,35 +124,3 @@ def test_cpu_utilization_over_a_window(conn):
     util = dict((vm['name'], vm['cpu_utilization']) for vm in result.vms)
     assert util['app-01'] == pytest.approx(25.0, abs=5)
     assert util['app-02'] == pytest.approx(50.0, abs=8)
-
-
-def test_module_through_ansible_returns_the_documented_shape():
-    rc, res = run_module({'uri': URI, 'states': ['running', 'paused', 'shutoff']}, check=True)
-    assert rc == 0 and res['changed'] is False
-    facts = res['ansible_facts']['vm_stats']
-    assert set(facts) == {'hypervisor_hostname', 'uri', 'collected_at', 'vms'}
-    assert facts['uri'] == URI and abs(facts['collected_at'] - time.time()) < 120
-    assert set(facts['vms']) == {APP01, APP02, OLD03}
-    vm = facts['vms'][APP01]
-    assert set(vm) == {'name', 'uuid', 'state', 'domain_id', 'vcpus', 'cpu_time_ns', 'cpu_utilization',
-                       'memory', 'disks', 'nics', 'totals', 'timed_out'}
-    assert set(vm['memory']) == {'max_kb', 'actual_kb', 'unused_kb', 'available_kb', 'rss_kb'}
-    assert set(vm['disks']['vda']) == {'rd_bytes', 'wr_bytes', 'rd_req', 'wr_req'}
-    assert len(vm['nics']) == 2 and set(list(vm['nics'].values())[1]) == {'rx_bytes', 'tx_bytes', 'rx_packets', 'tx_packets',
-                                               'rx_errs', 'tx_errs', 'rx_drop', 'tx_drop'}
-    assert set(vm['totals']) == {'network_read_kb', 'network_write_kb', 'disk_read_kb', 'disk_write_kb',
-                                 'disk_read_ios', 'disk_write_ios'}
-
-
-@pytest.mark.parametrize('args, words', [
-    ({'timeout': 0}, ['timeout']),
-    ({'cpu_sample_seconds': -1}, ['cpu_sample_seconds']),
-    ({'states': ['sleeping']}, ['states', 'sleeping']),
-    ({'uri': 'test:///nonexistent/node.xml'}, ['test:///nonexistent/node.xml']),
-])
-def test_bad_input_fails_with_a_message_naming_it(args, words):
-    rc, res = run_module(dict({'uri': URI}, **args))
-    assert rc != 0 and res.get('failed') is True
-    assert 'Traceback' not in res['msg']
-    for word in words:
-        assert word in res['msg']

@@ -4,19 +4,11 @@ BULK_RECORD is what libvirt 9.0 answered for one of the integration guests
 (`virsh domstats` output, trimmed), so the key names are real ones.
 """
 
-import os
 import random
-import sys
-import threading
-import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, '.collections'))
-
-from ansible_collections.hypervisor.stats.plugins.module_utils.vm_stats import (  # noqa: E402
+from ansible_collections.hypervisor.stats.plugins.module_utils.vm_facts import (
     cpu_utilization, monitor_data_missing, record_has_groups, timed_out_vm, vm_from_bulk_record,
     vm_from_calls, vm_stats_facts)
-from ansible_collections.hypervisor.stats.plugins.module_utils.libvirt_vm_stats import run_until  # noqa: E402
 
 UUID = '250b083c-bab2-4712-af91-5205650fa683'
 BULK_RECORD = {
@@ -149,26 +141,6 @@ def test_facts_are_keyed_by_uuid():
     assert facts['vms']['u1']['timed_out'] is True and facts['vms']['u1']['state'] == 'running'
     assert facts['vms']['u1']['cpu_time_ns'] is None
     assert facts['vms']['u2']['name'] == 'b'
-
-
-def test_run_until_abandons_a_blocked_job_at_the_deadline():
-    release = threading.Event()
-    jobs = {'stuck': release.wait, 'quick': lambda: 42, 'fails': lambda: 1 / 0}
-    started = time.monotonic()
-    answers = run_until(jobs, time.monotonic() + 0.5)
-    elapsed = time.monotonic() - started
-    release.set()
-    assert 0.4 < elapsed < 2.0
-    assert 'stuck' not in answers
-    assert answers['quick'] == (True, 42)
-    assert answers['fails'][0] is False and isinstance(answers['fails'][1], ZeroDivisionError)
-
-
-def test_run_until_runs_jobs_concurrently():
-    jobs = dict((i, lambda: time.sleep(0.3)) for i in range(8))
-    started = time.monotonic()
-    answers = run_until(jobs, time.monotonic() + 5, workers=8)
-    assert len(answers) == 8 and time.monotonic() - started < 1.5
 
 
 def test_shuffled_device_order_many_times():

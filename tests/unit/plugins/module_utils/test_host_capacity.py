@@ -1,21 +1,17 @@
-"""Rules of host_resources' capacity arithmetic (capacity.py), on plain dicts.
+"""Rules of host_resources' capacity arithmetic (host_capacity.py), on plain dicts.
 
 Every expectation is computed here from the inputs by the rule it checks
 (Nova's libvirt driver and placement), not copied from a run.
 """
 
 import math
-import os
-import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, '.collections'))
-
-from ansible_collections.hypervisor.stats.plugins.module_utils.capacity import (  # noqa: E402
-    GIB, CapacityError, check_options, disk_over_commit_bytes, format_cpu_list, host_facts, inventory_record,
+from ansible_collections.hypervisor.stats.plugins.module_utils.host_capacity import (
+    CapacityError, check_options, disk_over_commit_bytes, format_cpu_list, host_facts, inventory_record,
     parse_cpu_set)
+from ansible_collections.hypervisor.stats.plugins.module_utils.schema import GIB
 
 DEFAULTS = {'reserved_host_cpus': 0, 'reserved_host_memory_mb': 512, 'reserved_host_disk_mb': 0,
             'cpu_allocation_ratio': 4.0, 'ram_allocation_ratio': 1.0, 'disk_allocation_ratio': 1.0}

@@ -18,27 +18,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-# virDomainState
-STATE_NAMES = {
-    0: 'nostate', 1: 'running', 2: 'blocked', 3: 'paused', 4: 'shutdown',
-    5: 'shutoff', 6: 'crashed', 7: 'pmsuspended',
-}
-DEFAULT_STATES = ['running', 'paused']
-
-# (our name, bulk-stats suffix); order of blockStats' tuple is rd_req, rd_bytes, wr_req, wr_bytes, errs.
-DISK_FIELDS = (('rd_bytes', 'rd.bytes'), ('wr_bytes', 'wr.bytes'), ('rd_req', 'rd.reqs'), ('wr_req', 'wr.reqs'))
-BLOCK_STATS_ORDER = ('rd_req', 'rd_bytes', 'wr_req', 'wr_bytes')
-# interfaceStats' tuple order is exactly this.
-NIC_FIELDS = (('rx_bytes', 'rx.bytes'), ('rx_packets', 'rx.pkts'), ('rx_errs', 'rx.errs'), ('rx_drop', 'rx.drop'),
-              ('tx_bytes', 'tx.bytes'), ('tx_packets', 'tx.pkts'), ('tx_errs', 'tx.errs'), ('tx_drop', 'tx.drop'))
-# (our name, bulk-stats key, memoryStats key)
-MEMORY_FIELDS = (('max_kb', 'balloon.maximum', None), ('actual_kb', 'balloon.current', 'actual'),
-                 ('unused_kb', 'balloon.unused', 'unused'), ('available_kb', 'balloon.available', 'available'),
-                 ('rss_kb', 'balloon.rss', 'rss'))
-# CloudStack's VmStatsEntry meanings: (total, per-device dict, counter, divisor)
-TOTALS = (('network_read_kb', 'nics', 'rx_bytes', 1024.0), ('network_write_kb', 'nics', 'tx_bytes', 1024.0),
-          ('disk_read_kb', 'disks', 'rd_bytes', 1024.0), ('disk_write_kb', 'disks', 'wr_bytes', 1024.0),
-          ('disk_read_ios', 'disks', 'rd_req', 1), ('disk_write_ios', 'disks', 'wr_req', 1))
+from ansible_collections.hypervisor.stats.plugins.module_utils.schema import (
+    BLOCK_STATS_ORDER, DISK_FIELDS, MEMORY_FIELDS, MEMORY_SOURCES, NIC_FIELDS, STATE_NAMES, VM_TOTAL_FIELDS, VM_TOTALS,
+)
 
 
 def state_name(code):
@@ -74,11 +56,10 @@ def blank_vm(name, uuid, domain_id=None, state=None):
         'vcpus': None,
         'cpu_time_ns': None,
         'cpu_utilization': None,
-        'memory': {'max_kb': None, 'actual_kb': None, 'unused_kb': None, 'available_kb': None, 'rss_kb': None},
+        'memory': dict.fromkeys(MEMORY_FIELDS),
         'disks': {},
         'nics': {},
-        'totals': {'network_read_kb': None, 'network_write_kb': None, 'disk_read_kb': None,
-                   'disk_write_kb': None, 'disk_read_ios': None, 'disk_write_ios': None},
+        'totals': dict.fromkeys(VM_TOTAL_FIELDS),
         'timed_out': False,
     }
 
@@ -95,13 +76,11 @@ def vm_from_bulk_record(name, uuid, domain_id, record, disk_targets=None):
     """
     vm = blank_vm(name, uuid, domain_id, record.get('state.state'))
     vm['vcpus'] = record.get('vcpu.current')
-    memory = vm['memory']
-    memory['max_kb'] = record.get('balloon.maximum')
-    memory['actual_kb'] = record.get('balloon.current')
+    # A stopped domain has its maximum and balloon size (the first two) but no guest statistics.
+    for ours, bulk_key, _call_key in MEMORY_SOURCES if is_active(vm) else MEMORY_SOURCES[:2]:
+        vm['memory'][ours] = record.get(bulk_key)
     if not is_active(vm):
         return vm  # counters run "since the domain started"; a stopped one has none
-    for ours, bulk_key, _call_key in MEMORY_FIELDS[2:]:
-        memory[ours] = record.get(bulk_key)
     vm['cpu_time_ns'] = record.get('cpu.time')
     vm['disks'] = _devices_from_record(record, 'block', DISK_FIELDS, disk_targets)
     vm['nics'] = _devices_from_record(record, 'net', NIC_FIELDS)
@@ -142,7 +121,7 @@ def vm_from_calls(name, uuid, domain_id, info, block_stats=None, interface_stats
     vm['memory']['actual_kb'] = current_kb
     if is_active(vm):
         vm['cpu_time_ns'] = cpu_time
-        for ours, _bulk, call_key in MEMORY_FIELDS:
+        for ours, _bulk, call_key in MEMORY_SOURCES:
             if call_key and memory_stats and call_key in memory_stats:
                 vm['memory'][ours] = memory_stats[call_key]
         for dev, values in (block_stats or {}).items():
@@ -159,7 +138,7 @@ def with_totals(vm):
     """Add CloudStack's totals; a total is null when any device lacks its counter, or the VM is stopped."""
     if not is_active(vm):
         return vm
-    for total, group, counter, divisor in TOTALS:
+    for total, group, counter, divisor in VM_TOTALS:
         values = [dev[counter] for dev in vm[group].values()]
         if None not in values:
             summed = sum(values)

@@ -4,7 +4,7 @@
 """Pure arithmetic for host capacity, after OpenStack Nova.
 
 Nothing here talks to libvirt: ``host_facts`` takes the plain data gathered by
-``libvirt_host.gather_host`` and returns the ``host_resources`` facts, so the
+``host_gather.gather_host`` and returns the ``host_resources`` facts, so the
 rules can be tested on dicts and reused by filters.
 """
 
@@ -15,14 +15,20 @@ __metaclass__ = type
 import math
 import re
 
-GIB = 1024 ** 3
-RESOURCE_CLASSES = ('VCPU', 'PCPU', 'MEMORY_MB', 'DISK_GB')
+from ansible_collections.hypervisor.stats.plugins.module_utils.schema import (
+    ALLOCATION_RATIOS, GIB, HOST_OPTION_DEFAULTS, LOCAL_DISK_TYPES, RESERVATIONS, SPARSE_FORMATS)
 
 _CPU_SET_ITEM = re.compile(r'^(\^)?\s*(\d+)\s*(?:-\s*(\d+))?$')
 
 
 class CapacityError(ValueError):
     """Bad input to the capacity rules; the message names the option."""
+
+
+def option(options, name):
+    """The value of option ``name``; one missing from ``options`` has its default
+    (schema.HOST_OPTION_DEFAULTS), so a caller may pass only the options it was given."""
+    return options.get(name, HOST_OPTION_DEFAULTS.get(name))
 
 
 def parse_cpu_set(text, option):
@@ -79,8 +85,7 @@ def check_options(options):
         if common:
             raise CapacityError("cpu_shared_set and cpu_dedicated_set overlap on CPUs %s"
                                 % format_cpu_list(common))
-    ratios = dict((name, check_ratio(name, options.get(name)))
-                  for name in ('cpu_allocation_ratio', 'ram_allocation_ratio', 'disk_allocation_ratio'))
+    ratios = dict((name, check_ratio(name, option(options, name))) for name in ALLOCATION_RATIOS)
     check_reservations(options)
     return shared, dedicated, ratios
 
@@ -130,12 +135,6 @@ def inventory_record(total, reserved, allocation_ratio, used):
     }
 
 
-# Disks held by the host's own storage; network disks (Ceph, iSCSI, NBD ...) live elsewhere.
-LOCAL_DISK_TYPES = ('file', 'block')
-# Formats whose files grow up to their virtual size (Nova's list).
-SPARSE_FORMATS = ('qcow2', 'ploop')
-
-
 def disk_over_commit_bytes(disks):
     """Bytes a domain's disks may still grow by: Nova's over_committed_disk_size.
 
@@ -159,9 +158,9 @@ def _pinned_into(domain, dedicated):
 
 
 def check_reservations(options):
-    for name in ('reserved_host_cpus', 'reserved_host_memory_mb', 'reserved_host_disk_mb'):
-        if (options.get(name) or 0) < 0:
-            raise CapacityError("%s must not be negative, got %r" % (name, options.get(name)))
+    for name in RESERVATIONS:
+        if (option(options, name) or 0) < 0:
+            raise CapacityError("%s must not be negative, got %r" % (name, option(options, name)))
 
 
 def host_memory(raw, active):
@@ -188,7 +187,7 @@ def host_memory(raw, active):
 def host_facts(raw, options):
     """Compute ``host_resources`` facts from gathered data.
 
-    ``raw`` (see ``libvirt_host.gather_host``) holds plain values: host CPUs,
+    ``raw`` (see ``host_gather.gather_host``) holds plain values: host CPUs,
     memory, node memory stats or None, the disk source figures and the list of
     domains with their vCPUs, memory, disks and pinning. ``options`` holds the
     module options (reservations, ratios, CPU sets, labels).
@@ -225,13 +224,13 @@ def host_facts(raw, options):
     disk_gb_allocated = sum(x.get('capacity') or 0 for d in active for x in d['disks']
                             if x.get('type') in LOCAL_DISK_TYPES) // GIB
 
-    reserved_disk_gb = int(math.ceil((options.get('reserved_host_disk_mb') or 0) / 1024.0))
+    reserved_disk_gb = int(math.ceil((option(options, 'reserved_host_disk_mb') or 0) / 1024.0))
     inventory = {
         # Kept with total 0 when there are no shared CPUs (Nova omits it) so
         # that consumers always find the three classes.
-        'VCPU': inventory_record(vcpus, options.get('reserved_host_cpus') or 0,
+        'VCPU': inventory_record(vcpus, option(options, 'reserved_host_cpus') or 0,
                                  ratios['cpu_allocation_ratio'], vcpus_used - pcpu_used),
-        'MEMORY_MB': inventory_record(memory_mb, options.get('reserved_host_memory_mb') or 0,
+        'MEMORY_MB': inventory_record(memory_mb, option(options, 'reserved_host_memory_mb') or 0,
                                       ratios['ram_allocation_ratio'],
                                       sum(d['memory_kb'] for d in active) // 1024),
         'DISK_GB': inventory_record(local_gb, reserved_disk_gb,
