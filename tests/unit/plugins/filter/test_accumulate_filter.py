@@ -28,3 +28,14 @@ def test_filter_warns_on_malformed_previous_and_returns_a_fresh_state(capfd):
     assert cum(state) == dict((name, 0) for name in COUNTERS)
     err = capfd.readouterr().err
     assert 'hypervisor.stats.accumulate' in err and 'host h1' in err
+
+
+def test_documented_retention_default_is_the_schemas():
+    import yaml
+
+    from ansible_collections.hypervisor.stats.plugins.filter import accumulate
+    from ansible_collections.hypervisor.stats.plugins.module_utils.schema import DEFAULT_RETENTION_SECONDS
+
+    documented = yaml.safe_load(accumulate.DOCUMENTATION)['options']['retention_seconds']['default']
+    assert documented == DEFAULT_RETENTION_SECONDS
+    assert accumulate.accumulate_filter.__defaults__ == (DEFAULT_RETENTION_SECONDS,)
