@@ -27,8 +27,9 @@ from html import unescape
 
 from ansible_collections.hypervisor.stats.plugins.module_utils.host_capacity import parse_cpu_set
 
-_DISK_RE = re.compile(r'<disk\b([^>]*?)(?:/>|>(.*?)</disk>)', re.S)
-_INTERFACE_RE = re.compile(r'<interface\b[^>]*?(?:/>|>(.*?)</interface>)', re.S)
+# A start tag's attributes run up to '>' or '/>' (written unrolled: cheaper than a lazy [^>]*?).
+_DISK_RE = re.compile(r'<disk\b([^>/]*(?:/(?!>)[^>/]*)*)(?:/>|>(.*?)</disk>)', re.S)
+_INTERFACE_RE = re.compile(r'<interface\b[^>/]*(?:/(?!>)[^>/]*)*(?:/>|>(.*?)</interface>)', re.S)
 _VCPU_RE = re.compile(r'<vcpu\b([^>]*)>[^<]*</vcpu>')
 _CPUTUNE_RE = re.compile(r'<cputune\b[^>]*>(.*?)</cputune>', re.S)
 _VCPUPIN_RE = re.compile(r'<vcpupin\b([^>]*?)/?>')
@@ -48,7 +49,8 @@ Domain.__doc__ = """What a domain's XML says about its devices.
 ``disks``: [{'target', 'type', 'format', 'path'}] of device='disk' disks only
 (CD-ROMs, floppies and LUN pass-through hold no instance data), in XML order;
 ``pinned_cpus``: sorted host CPU ids (see ``parse_domain``);
-``interfaces``: host-side device names (``<target dev=...>``) of the interfaces, in XML order.
+``interfaces``: host-side device names (``<target dev=...>``) of the interfaces, in XML order
+(None when not asked for).
 """
 
 
@@ -61,14 +63,16 @@ def _attr(tag_text, name):
     return unescape(value) if '&' in value else value
 
 
-def parse_domain(xml_text, vcpus=0):
+def parse_domain(xml_text, vcpus=0, interfaces=True):
     """A ``Domain`` from the XML of one domain.
 
     ``pinned_cpus`` is the union of the host CPUs the domain's first ``vcpus``
     vCPUs may run on when *every* one is restricted (a <vcpupin> for it, or
     <vcpu cpuset=...>), else an empty list: a partly pinned guest still floats
     over the shared CPUs. A CPU set that cannot be read raises
-    ``host_capacity.CapacityError``.
+    ``host_capacity.CapacityError``. ``interfaces=False`` leaves the interfaces
+    out (None): a caller that does not need them saves their scan (~4 ms per
+    1000 domains, a tenth of host_resources' budget).
     """
     # <metadata> holds arbitrary (namespaced) XML of other tools: look after it.
     start = xml_text.find('</metadata>')
@@ -76,14 +80,16 @@ def parse_domain(xml_text, vcpus=0):
     devices = xml_text.find('<devices>', start)
     if devices >= 0:
         head_end = devices
-        devices_end = xml_text.find('</devices>', devices)
+        # The domain's own </devices> is the last one: nothing after it is a <devices>
+        # (and '<' in text or attributes is escaped); searching back from the end is cheaper.
+        devices_end = xml_text.rfind('</devices>', devices)
         devices_end = len(xml_text) if devices_end < 0 else devices_end
         disks = _disks(xml_text, devices, devices_end)
-        interfaces = _interfaces(xml_text, devices, devices_end)
+        nics = _interfaces(xml_text, devices, devices_end) if interfaces else None
     else:
-        head_end, disks, interfaces = len(xml_text), [], []
+        head_end, disks, nics = len(xml_text), [], [] if interfaces else None
     pinned = _pinned_cpus(xml_text, start, head_end, vcpus) if vcpus else []
-    return Domain(disks, pinned, interfaces)
+    return Domain(disks, pinned, nics)
 
 
 def _disks(xml_text, pos, endpos):

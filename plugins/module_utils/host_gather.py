@@ -133,7 +133,7 @@ def read_domains(conn):
             try:
                 # state, max memory KiB, current memory KiB, vCPUs, CPU time
                 _state, max_kb, current_kb, vcpus, _cpu_time = dom.info()
-                devices = parse_domain(dom.XMLDesc(0), vcpus)
+                devices = parse_domain(dom.XMLDesc(0), vcpus, interfaces=False)
                 for disk in devices.disks:
                     disk['capacity'], disk['allocation'] = _disk_sizes(conn, dom, disk)
             except libvirt.libvirtError as exc:

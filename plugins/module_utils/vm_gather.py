@@ -190,7 +190,7 @@ def bulk_stats(conn, domains, groups):
 
 def disk_targets(dom):
     """Target names of real disks (no CD-ROM, no floppy) of a domain, from its XML."""
-    return set(d['target'] for d in parse_domain(dom.XMLDesc(0)).disks if d['target'])
+    return set(d['target'] for d in parse_domain(dom.XMLDesc(0), interfaces=False).disks if d['target'])
 
 
 def _device_stats(call, dev):
