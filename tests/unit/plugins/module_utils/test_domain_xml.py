@@ -167,3 +167,9 @@ def test_pinning_needs_vcpus_and_a_bad_cpu_set_is_an_error():
     assert parse_domain(pinned, 2).pinned_cpus == [2, 3]
     with pytest.raises(CapacityError):
         parse_domain("<domain><vcpu cpuset='x'>1</vcpu><devices/></domain>", 1)
+
+
+def test_interfaces_left_out_when_not_asked_for():
+    domain = parse_domain(NICS, interfaces=False)
+    assert domain.interfaces is None
+    assert domain.disks == parse_domain(NICS).disks
