@@ -103,4 +103,3 @@ def check_cycle_inputs(values):
     except ClusterError as exc:
         raise CycleInputError('hypervisor_stats_%s' % exc)
     return checked
-
