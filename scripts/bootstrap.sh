@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 VENV=${VENV:-$ROOT/.venv}
 PROFILE=${1:-demo}   # demo | test
+CORE_VERSIONS=${CORE_VERSIONS:-"2.16 2.17 2.18"}   # older ansible-core releases, each in .venv-coreX.Y (test)
 
 DEMO_PKGS="libvirt-dev pkg-config gcc python3-dev libvirt-clients"
 TEST_PKGS="$DEMO_PKGS libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils
@@ -37,6 +38,25 @@ elif [ "$PROFILE" = test ] && [ requirements-test.txt -nt "$VENV/.installed-test
   "$VENV/bin/pip" install -q -r requirements-test.txt
 fi
 [ "$PROFILE" = test ] && touch "$VENV/.installed-test"
+
+# One virtualenv per older ansible-core release the collection claims (requires_ansible >=2.16):
+# tests/integration/test_ansible_versions.py runs the unit suite and a real cycle in each.
+# Rebuilt only when missing, when requirements-core-versions.txt changed, or when its ansible-core
+# is not of its release; pip's cache keeps the libvirt-python wheel built once.
+if [ "$PROFILE" = test ]; then
+  for core in $CORE_VERSIONS; do
+    cvenv=$ROOT/.venv-core$core
+    have=$("$cvenv/bin/python" -c 'import ansible.release as r; print(".".join(r.__version__.split(".")[:2]))' 2>/dev/null || true)
+    if [ "$have" != "$core" ] || [ requirements-core-versions.txt -nt "$cvenv/.installed" ]; then
+      echo "bootstrap: building virtualenv in $cvenv (ansible-core $core)"
+      rm -rf "$cvenv"
+      python3 -m venv "$cvenv"
+      "$cvenv/bin/pip" install -q --upgrade pip
+      "$cvenv/bin/pip" install -q "ansible-core==$core.*" -r requirements-core-versions.txt
+      touch "$cvenv/.installed"
+    fi
+  done
+fi
 
 # The collection, as Ansible finds it: a symlink keeps edits live.
 mkdir -p "$ROOT/.collections/ansible_collections/hypervisor"
