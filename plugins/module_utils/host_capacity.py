@@ -16,7 +16,8 @@ import math
 import re
 
 from ansible_collections.hypervisor.stats.plugins.module_utils.schema import (
-    ALLOCATION_RATIOS, GIB, HOST_OPTION_DEFAULTS, LOCAL_DISK_TYPES, RESERVATIONS, SPARSE_FORMATS)
+    ALLOCATION_RATIOS, GIB, HOST_OPTION_DEFAULTS, LOCAL_DISK_TYPES, MAX_ALLOCATION_RATIO, MAX_CPU_ID, MAX_RESERVATION,
+    RESERVATIONS, SPARSE_FORMATS, is_finite_number, is_number)
 
 _CPU_SET_ITEM = re.compile(r'^(\^)?\s*(\d+)\s*(?:-\s*(\d+))?$')
 
@@ -37,10 +38,14 @@ def parse_cpu_set(text, option):
     As Nova's ``parse_cpu_spec``: items are CPUs, ranges, or ``^`` exclusions of
     a CPU or a range, applied to the whole set wherever they stand; empty items
     are ignored; a set that ends up empty is an error.
+
+    Unlike Nova, a CPU id above schema.MAX_CPU_ID is refused before anything is
+    expanded, and ranges are merged as ranges: no text can make this allocate more
+    than the MAX_CPU_ID + 1 CPUs of the result.
     """
     if text is None:
         return None
-    included, excluded = set(), set()
+    included, excluded = [], []
     for item in str(text).split(','):
         item = item.strip()
         if not item:
@@ -48,16 +53,60 @@ def parse_cpu_set(text, option):
         match = _CPU_SET_ITEM.match(item)
         if not match:
             raise CapacityError("%s: cannot parse %r in CPU set %r (expected e.g. '0-7,^3,10')"
-                                % (option, item, text))
-        negate, start, end = match.group(1), int(match.group(2)), match.group(3)
-        end = int(end) if end is not None else start
+                                % (option, _shorten(item), _shorten(text)))
+        negate, start, end = match.group(1), _cpu_id(match.group(2), option), match.group(3)
+        end = _cpu_id(end, option) if end is not None else start
         if end < start:
-            raise CapacityError("%s: range %d-%d runs backwards in %r" % (option, start, end, text))
-        (excluded if negate else included).update(range(start, end + 1))
-    cpus = sorted(included - excluded)
+            raise CapacityError("%s: range %d-%d runs backwards in %r" % (option, start, end, _shorten(text)))
+        (excluded if negate else included).append((start, end))
+    cpus = []
+    for start, end in _subtract(_merge(included), _merge(excluded)):
+        cpus.extend(range(start, end + 1))
     if not cpus:
-        raise CapacityError("%s: CPU set %r leaves no CPUs" % (option, text))
+        raise CapacityError("%s: CPU set %r leaves no CPUs" % (option, _shorten(text)))
     return cpus
+
+
+def _shorten(text, limit=80):
+    text = str(text)
+    return text if len(text) <= limit else text[:limit] + '...'
+
+
+def _cpu_id(digits, option):
+    """One CPU id of a set, refused above MAX_CPU_ID (checked on the text: no huge int is made)."""
+    significant = digits.lstrip('0') or '0'
+    if len(significant) > len(str(MAX_CPU_ID)) or int(significant) > MAX_CPU_ID:
+        raise CapacityError('%s: CPU id %s is above %d, the highest CPU id Linux allows'
+                            % (option, _shorten(significant, 20), MAX_CPU_ID))
+    return int(significant)
+
+
+def _merge(ranges):
+    """Sorted, disjoint (start, end) ranges covering the same CPUs."""
+    merged = []
+    for start, end in sorted(ranges):
+        if merged and start <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _subtract(included, excluded):
+    """``included`` minus ``excluded``, both sorted and disjoint."""
+    result = []
+    for start, end in included:
+        for ex_start, ex_end in excluded:
+            if ex_end < start or ex_start > end:
+                continue
+            if ex_start > start:
+                result.append((start, ex_start - 1))
+            start = max(start, ex_end + 1)
+            if start > end:
+                break
+        if start <= end:
+            result.append((start, end))
+    return result
 
 
 def check_cpu_sets(shared, dedicated, online_cpus):
@@ -110,8 +159,13 @@ def _run_text(run):
 
 
 def check_ratio(option, value):
-    if value is None or value <= 0:
+    """An allocation ratio as a float: finite, greater than 0, at most MAX_ALLOCATION_RATIO."""
+    if is_number(value) and not is_finite_number(value):
+        raise CapacityError("%s must be a finite number, got %r" % (option, value))
+    if not is_number(value) or value <= 0:
         raise CapacityError("%s must be greater than 0, got %r" % (option, value))
+    if value > MAX_ALLOCATION_RATIO:
+        raise CapacityError("%s must be at most %g, got %r" % (option, MAX_ALLOCATION_RATIO, value))
     return float(value)
 
 
@@ -158,9 +212,17 @@ def _pinned_into(domain, dedicated):
 
 
 def check_reservations(options):
+    """Reservations: whole or not, finite numbers from 0 to MAX_RESERVATION (None means 0)."""
     for name in RESERVATIONS:
-        if (option(options, name) or 0) < 0:
-            raise CapacityError("%s must not be negative, got %r" % (name, option(options, name)))
+        value = option(options, name)
+        if value is None:
+            continue
+        if is_number(value) and not is_finite_number(value):
+            raise CapacityError("%s must be a finite number, got %r" % (name, value))
+        if not is_number(value) or value < 0:
+            raise CapacityError("%s must not be negative, got %r" % (name, value))
+        if value > MAX_RESERVATION:
+            raise CapacityError("%s must be at most %d, got %r" % (name, MAX_RESERVATION, value))
 
 
 def host_memory(raw, active):
@@ -216,11 +278,18 @@ def host_facts(raw, options):
     # Nova's _get_local_gb_info rounds each figure down to GiB first, and
     # disk_available_least = (free_gb * GiB - over-commit of all domains) // GiB.
     disk = raw['disk']
-    local_gb = disk['total_bytes'] // GIB
-    local_gb_used = disk['used_bytes'] // GIB
-    free_gb = disk['free_bytes'] // GIB
-    over_commit = sum(disk_over_commit_bytes(d['disks']) for d in raw['domains'])
-    disk_available_least = (free_gb * GIB - over_commit) // GIB
+    if disk.get('error'):
+        raise LookupError(disk['error'])   # after the options: those are always reported first
+    if disk.get('total_bytes') is None:
+        # Unmeasured instance storage (schema.DISK_UNAVAILABLE): unknown, not zero; no DISK_GB.
+        local_gb = local_gb_used = free_disk_gb = disk_available_least = None
+    else:
+        local_gb = disk['total_bytes'] // GIB
+        local_gb_used = disk['used_bytes'] // GIB
+        free_disk_gb = local_gb - local_gb_used
+        free_gb = disk['free_bytes'] // GIB
+        over_commit = sum(disk_over_commit_bytes(d['disks']) for d in raw['domains'])
+        disk_available_least = (free_gb * GIB - over_commit) // GIB
     disk_gb_allocated = sum(x.get('capacity') or 0 for d in active for x in d['disks']
                             if x.get('type') in LOCAL_DISK_TYPES) // GIB
 
@@ -233,9 +302,10 @@ def host_facts(raw, options):
         'MEMORY_MB': inventory_record(memory_mb, option(options, 'reserved_host_memory_mb') or 0,
                                       ratios['ram_allocation_ratio'],
                                       sum(d['memory_kb'] for d in active) // 1024),
-        'DISK_GB': inventory_record(local_gb, reserved_disk_gb,
-                                    ratios['disk_allocation_ratio'], disk_gb_allocated),
     }
+    if local_gb is not None:
+        inventory['DISK_GB'] = inventory_record(local_gb, reserved_disk_gb,
+                                                ratios['disk_allocation_ratio'], disk_gb_allocated)
     if dedicated is not None:
         inventory['PCPU'] = inventory_record(pcpus, 0, 1.0, pcpu_used)
 
@@ -259,7 +329,7 @@ def host_facts(raw, options):
         'free_ram_mb': memory_mb - memory_mb_used,
         'local_gb': local_gb,
         'local_gb_used': local_gb_used,
-        'free_disk_gb': local_gb - local_gb_used,
+        'free_disk_gb': free_disk_gb,
         'disk_available_least': disk_available_least,
         'disk_source': disk['source'],
         'cpu_info': raw['cpu_info'],

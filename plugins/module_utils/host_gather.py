@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 
 from ansible_collections.hypervisor.stats.plugins.module_utils.domain_xml import parse_domain
 from ansible_collections.hypervisor.stats.plugins.module_utils.host_capacity import CapacityError, parse_cpu_set
-from ansible_collections.hypervisor.stats.plugins.module_utils.schema import LOCAL_DISK_TYPES
+from ansible_collections.hypervisor.stats.plugins.module_utils.schema import DISK_UNAVAILABLE, LOCAL_DISK_TYPES
 
 try:
     import libvirt
@@ -156,7 +156,11 @@ def read_domains(conn):
 
 
 def read_disk_source(conn, instances_path=None, storage_pool=None):
-    """Total, used and free bytes of the instance storage.
+    """Total, used and free bytes of the instance storage, with its ``source``.
+
+    A path that cannot be measured gives None figures, a ``source`` starting with
+    schema.DISK_UNAVAILABLE and a ``warning``; a pool that cannot be read gives an ``error``
+    (reported by ``host_capacity.host_facts`` once the options are checked).
 
     A libvirt storage pool answers over the connection (so it works for remote
     URIs and the test driver); a path is measured with statvfs on the machine
@@ -167,7 +171,9 @@ def read_disk_source(conn, instances_path=None, storage_pool=None):
             pool = conn.storagePoolLookupByName(storage_pool)
             _state, capacity, allocation, available = pool.info()
         except libvirt.libvirtError as exc:
-            raise LookupError("storage_pool '%s' cannot be read on this host: %s" % (storage_pool, exc))
+            # Raised by host_facts, after the options are checked against the host.
+            return {'source': 'pool:%s' % storage_pool,
+                    'error': "storage_pool '%s' cannot be read on this host: %s" % (storage_pool, exc)}
         if available > capacity:
             # Some drivers (the test driver among them) compute available as an
             # unsigned capacity - allocation, which wraps once a pool is overfull.
@@ -177,7 +183,14 @@ def read_disk_source(conn, instances_path=None, storage_pool=None):
     try:
         st = os.statvfs(instances_path)
     except OSError as exc:
-        raise LookupError("instances_path '%s' cannot be measured: %s" % (instances_path, exc.strerror))
+        # A host whose instances live elsewhere (Ceph RBD, NFS not mounted yet) has no such
+        # directory: its disk is unknown, not zero, and its CPU and memory still count.
+        return {'source': '%spath:%s' % (DISK_UNAVAILABLE, instances_path),
+                'total_bytes': None, 'used_bytes': None, 'free_bytes': None,
+                'warning': ("instances_path '%s' cannot be measured: %s; disk figures are null and DISK_GB is "
+                            'left out of the inventory (instances on shared storage such as Ceph? then this host '
+                            'has no local instance disk; else give instances_path or storage_pool)'
+                            % (instances_path, exc.strerror))}
     return {'source': 'path:%s' % instances_path,
             'total_bytes': st.f_frsize * st.f_blocks,
             'used_bytes': (st.f_blocks - st.f_bfree) * st.f_frsize,
@@ -224,6 +237,9 @@ def gather_host(conn, uri, instances_path=None, storage_pool=None):
     online = online_cpu_ids(conn, info[2], present)
 
     domains, warnings = read_domains(conn)
+    disk = read_disk_source(conn, instances_path, storage_pool)
+    if disk.get('warning'):
+        warnings.append(disk.pop('warning'))
     try:
         hypervisor_version = conn.getVersion()
     except libvirt.libvirtError:
@@ -240,7 +256,7 @@ def gather_host(conn, uri, instances_path=None, storage_pool=None):
         'node_memory': read_node_memory(conn),
         'cpu_info': cpu_info,
         'numa_topology': numa,
-        'disk': read_disk_source(conn, instances_path, storage_pool),
+        'disk': disk,
         'domains': domains,
         'warnings': warnings,
     }

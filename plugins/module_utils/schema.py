@@ -38,6 +38,9 @@ STATISTICS_FIELDS = ('running_vms', 'vcpus', 'vcpus_used', 'memory_mb', 'memory_
 LOCAL_DISK_TYPES = ('file', 'block')
 # Formats whose files grow up to their virtual size (Nova's list).
 SPARSE_FORMATS = ('qcow2', 'ploop')
+# host_resources' disk_source starts with this when the instance storage cannot be measured
+# (instances_path missing: instances on Ceph, say); its disk figures are then null.
+DISK_UNAVAILABLE = 'unavailable:'
 
 # --- vm_stats facts ----------------------------------------------------------
 
@@ -100,6 +103,25 @@ HOST_OPTION_DEFAULTS = {
 ALLOCATION_RATIOS = ('cpu_allocation_ratio', 'ram_allocation_ratio', 'disk_allocation_ratio')
 RESERVATIONS = ('reserved_host_cpus', 'reserved_host_memory_mb', 'reserved_host_disk_mb')
 
+# --- ceilings of module inputs -------------------------------------------------
+# Each bounds an input before it is used, so that no value can cost the hypervisor memory
+# or time, or overflow the arithmetic; the message of a refusal names the option.
+
+# Highest CPU id a CPU set may name. The largest NR_CPUS any Linux architecture allows is
+# 8192 (x86_64 with MAXSMP, powerpc; arm64 4096), so no host has a CPU id above 8191, and
+# the sets are parsed without expanding anything larger (0-99999999 would cost gigabytes).
+MAX_CPU_ID = 8191
+# Largest allocation ratio. Nova's defaults are 4.0 (CPU; 16.0 in older releases) and 1.0 (RAM,
+# disk); no deployment overcommits anywhere near 1000x, and below it capacity stays exact:
+# (total - reserved) * ratio is far below 2**53 for any real host.
+MAX_ALLOCATION_RATIO = 1000.0
+# Largest reservation (CPUs, MiB): 2**53, above it the arithmetic's floats are no longer exact.
+MAX_RESERVATION = 2 ** 53
+# Longest vm_stats timeout and CPU sample, in seconds: an hour. A collection cycle runs
+# every few minutes; waiting longer on one hypervisor only delays every other result.
+MAX_VM_TIMEOUT = 3600.0
+MAX_CPU_SAMPLE_SECONDS = 3600.0
+
 
 # --- number checks -------------------------------------------------------------
 
@@ -117,3 +139,24 @@ def is_finite_number(value):
 def number_or_none(value):
     """The value when it is a finite number, else None."""
     return value if is_finite_number(value) else None
+
+
+# --- ceilings of counters ------------------------------------------------------
+# A raw counter (bytes, requests, CPU nanoseconds) is libvirt's unsigned 64-bit integer:
+# anything at or above 2**64 is damage, not a reading.
+MAX_COUNTER = 2 ** 64
+# A cumulative total or a timestamp read back from a cache: far above any real one (10**30
+# nanoseconds are 3e13 years), far below where float arithmetic overflows (about 1.8e308),
+# so sums and differences of trusted values stay finite.
+MAX_TOTAL = 10 ** 30
+
+
+def is_count(value, limit=MAX_COUNTER):
+    """A finite number in [0, limit); bools and NaN are not. Ints of any size compare exactly,
+    so 10**400 is refused without an OverflowError."""
+    return is_number(value) and 0 <= value < limit
+
+
+def is_bounded_number(value, limit=MAX_TOTAL):
+    """A finite number strictly between -limit and limit (negative allowed: free space can be)."""
+    return is_number(value) and -limit < value < limit

@@ -19,8 +19,38 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.hypervisor.stats.plugins.module_utils.schema import (
-    BLOCK_STATS_ORDER, DISK_FIELDS, MEMORY_FIELDS, MEMORY_SOURCES, NIC_FIELDS, STATE_NAMES, VM_TOTAL_FIELDS, VM_TOTALS,
+    BLOCK_STATS_ORDER, DEFAULT_VM_TIMEOUT, DISK_FIELDS, MAX_CPU_SAMPLE_SECONDS, MAX_VM_TIMEOUT, MEMORY_FIELDS,
+    MEMORY_SOURCES, NIC_FIELDS, STATE_NAMES, VM_TOTAL_FIELDS, VM_TOTALS, is_finite_number,
 )
+
+
+class VmOptionError(ValueError):
+    """A bad vm_stats option; the message starts with the option's name."""
+
+
+def check_vm_options(options):
+    """Every check of vm_stats' options that needs no host, before a connection is opened.
+
+    ``options`` may hold ``timeout``, ``cpu_sample_seconds`` and ``states``; a missing one
+    (or None) has its default. ``timeout`` must be finite, greater than 0 and at most
+    schema.MAX_VM_TIMEOUT; ``cpu_sample_seconds`` finite, 0 or more and at most
+    schema.MAX_CPU_SAMPLE_SECONDS; ``states``, when given, not empty. Returns
+    ``(timeout, cpu_sample_seconds)`` as floats; raises VmOptionError naming the option.
+    The main job's input check calls this too (one rule for hypervisor_stats_vm_timeout).
+    """
+    timeout = options.get('timeout')
+    timeout = DEFAULT_VM_TIMEOUT if timeout is None else timeout
+    if not is_finite_number(timeout) or timeout <= 0 or timeout > MAX_VM_TIMEOUT:
+        raise VmOptionError('timeout must be a finite number of seconds greater than 0 and at most %g, got %r'
+                            % (MAX_VM_TIMEOUT, timeout))
+    sample = options.get('cpu_sample_seconds')
+    sample = 0 if sample is None else sample
+    if not is_finite_number(sample) or sample < 0 or sample > MAX_CPU_SAMPLE_SECONDS:
+        raise VmOptionError('cpu_sample_seconds must be a finite number of seconds, 0 or more and at most %g, got %r'
+                            % (MAX_CPU_SAMPLE_SECONDS, sample))
+    if 'states' in options and options['states'] is not None and not options['states']:
+        raise VmOptionError('states must name at least one state')
+    return float(timeout), float(sample)
 
 
 def state_name(code):

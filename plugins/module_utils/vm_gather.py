@@ -170,10 +170,27 @@ def list_domains(conn, states, names=None):
     domains = conn.listAllDomains(flags)
     if not names:
         return domains, []
+    # Names are case-sensitive (libvirt's are); UUIDs are hex numbers, matched whatever their
+    # case and dashes (libvirt writes them lower-case, users copy them from anywhere).
     wanted_names = set(names)
-    chosen = [d for d in domains if d.name() in wanted_names or d.UUIDString() in wanted_names]
-    seen = set(d.name() for d in chosen) | set(d.UUIDString() for d in chosen)
+    wanted_uuids = dict((uuid_key(n), n) for n in names if uuid_key(n))
+    chosen, seen = [], set()
+    for dom in domains:
+        name, uuid = dom.name(), uuid_key(dom.UUIDString())
+        if name in wanted_names or uuid in wanted_uuids:
+            chosen.append(dom)
+            seen.add(name)
+            if uuid in wanted_uuids:
+                seen.add(wanted_uuids[uuid])
     return chosen, sorted(wanted_names - seen)
+
+
+def uuid_key(text):
+    """A UUID as 32 lower-case hex digits, or None when ``text`` is no UUID."""
+    digits = str(text).replace('-', '').lower()
+    if len(digits) == 32 and all(c in '0123456789abcdef' for c in digits):
+        return digits
+    return None
 
 
 def bulk_stats(conn, domains, groups):

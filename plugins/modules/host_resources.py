@@ -288,9 +288,9 @@ def main():
                               storage_pool=params['storage_pool'])
         facts = host_facts(raw, params)
     except (CapacityError, LookupError) as exc:
-        lm.module.fail_json(msg=str(exc), uri=lm.uri)
+        lm.fail_json(msg=str(exc))
     for warning in raw['warnings']:
-        lm.module.warn(warning)
+        lm.warn(warning)
     lm.module.exit_json(changed=False, ansible_facts={HOST_FACT: facts})
 
 

@@ -167,7 +167,8 @@ import time
 from ansible_collections.hypervisor.stats.plugins.module_utils.libvirt_client import LibvirtModule
 from ansible_collections.hypervisor.stats.plugins.module_utils.schema import (
     DEFAULT_STATES, DEFAULT_VM_TIMEOUT, STATE_NAMES, VM_FACT)
-from ansible_collections.hypervisor.stats.plugins.module_utils.vm_facts import vm_stats_facts
+from ansible_collections.hypervisor.stats.plugins.module_utils.vm_facts import (
+    VmOptionError, check_vm_options, vm_stats_facts)
 from ansible_collections.hypervisor.stats.plugins.module_utils.vm_gather import collect, host_name
 
 
@@ -182,19 +183,17 @@ def main():
         ),
     )
     params = lm.params
-    if params['cpu_sample_seconds'] < 0:
-        lm.module.fail_json(msg='cpu_sample_seconds must be 0 or more, got %s' % params['cpu_sample_seconds'])
-    if params['timeout'] <= 0:
-        lm.module.fail_json(msg='timeout must be greater than 0, got %s' % params['timeout'])
-    if not params['states']:
-        lm.module.fail_json(msg='states must name at least one state')
+    try:
+        check_vm_options(params)
+    except VmOptionError as exc:
+        lm.fail_json(msg=str(exc))
     collected_at = int(time.time())
     with lm:
         hostname = host_name(lm.conn)
         result = collect(lm.conn, params['states'], names=params['domains'], timeout=params['timeout'],
                          cpu_sample_seconds=params['cpu_sample_seconds'])
     for warning in result.warnings:
-        lm.module.warn(warning)
+        lm.warn(warning)
     facts = vm_stats_facts(hostname, lm.uri, collected_at, result.vms)
     lm.module.exit_json(changed=False, ansible_facts={VM_FACT: facts})
 

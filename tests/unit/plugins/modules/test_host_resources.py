@@ -249,8 +249,17 @@ def test_check_mode_changes_nothing_and_reports_the_same(tmp_path):
     ({'uri': 'test:///default', 'instances_path': '/tmp', 'storage_pool': 'default-pool'},
      'parameters are mutually exclusive: instances_path|storage_pool'),
     ({'uri': 'test:///default', 'storage_pool': 'nope'}, "storage_pool 'nope' cannot be read on this host"),
-    ({'uri': 'test:///default', 'instances_path': '/nonexistent/instances'},
-     "instances_path '/nonexistent/instances' cannot be measured"),
+    # The test driver's node file: named when missing, an absolute path hinted when relative.
+    ({'uri': 'test:///nonexistent/node.xml'}, "test driver's node file '/nonexistent/node.xml' does not exist"),
+    ({'uri': 'test://relative/node.xml'}, 'test:// takes an absolute path, with three slashes: test:///abs/path'),
+    ({'uri': ''}, 'uri must not be empty'),
+    # Inputs that must never hurt the hypervisor: refused up front, naming the option.
+    ({'uri': 'test:///default', 'cpu_shared_set': '0-99999999'}, 'cpu_shared_set: CPU id 99999999 is above 8191'),
+    ({'uri': 'test:///default', 'cpu_dedicated_set': '0-' + '9' * 5000}, 'cpu_dedicated_set: CPU id 9999'),
+    ({'uri': 'test:///default', 'cpu_allocation_ratio': 'nan'}, 'cpu_allocation_ratio must be a finite number'),
+    ({'uri': 'test:///default', 'ram_allocation_ratio': 'inf'}, 'ram_allocation_ratio must be a finite number'),
+    ({'uri': 'test:///default', 'disk_allocation_ratio': 1e308}, 'disk_allocation_ratio must be at most 1000'),
+    ({'uri': 'test:///default', 'reserved_host_memory_mb': 10 ** 400}, 'reserved_host_memory_mb must be at most'),
     ({'uri': 'test:///default', 'cpu_shared_set': '0-3,x'}, "cpu_shared_set: cannot parse 'x'"),
     # instances_path: the default one may not exist on a test machine without libvirtd.
     ({'uri': node_uri('host_small.xml'), 'cpu_shared_set': '0-7', 'instances_path': '/tmp'},
@@ -427,3 +436,69 @@ def test_tls_uri_without_certificates_says_so(tmp_path):
     assert result['failed'] and "uri 'qemu://127.0.0.1/system'" in result['msg']
     assert "transport is TLS" in result['msg'], result['msg']
     assert 'not seem to be running' not in result['msg']
+
+
+# --- a host whose instance storage cannot be measured (instances on Ceph) -------------------------
+
+def test_missing_instances_path_leaves_disk_unknown_and_keeps_cpu_and_memory(tmp_path):
+    missing = str(tmp_path / 'no-such-dir')
+    result = run_module({'uri': node_uri('host_small.xml'), 'instances_path': missing}, tmp_path)
+    facts = facts_of(result)
+    node = read_node(os.path.join(NODES, 'host_small.xml'))
+    assert facts['vcpus'] == node['cpus'] and facts['memory_mb'] == node['memory_mb']
+    assert sorted(facts['inventory']) == ['MEMORY_MB', 'VCPU'], 'no DISK_GB: unknown is not zero'
+    for field in ('local_gb', 'local_gb_used', 'free_disk_gb', 'disk_available_least'):
+        assert facts[field] is None, field
+    assert facts['disk_source'] == 'unavailable:path:' + missing
+    # (ansible-core 2.19 hands warnings over as structures; the text is in them either way)
+    assert "instances_path '%s' cannot be measured" % missing in json.dumps(result.get('warnings'))
+
+
+@pytest.mark.parametrize('disk', [{'instances_path': '/nonexistent/instances'}, {'storage_pool': 'nope'}])
+def test_option_errors_are_reported_before_disk_errors(disk, tmp_path):
+    result = run_module(dict({'uri': node_uri('host_small.xml'), 'cpu_shared_set': '0-7'}, **disk), tmp_path)
+    assert result['failed'] is True
+    assert result['msg'].startswith('cpu_shared_set names CPUs the host does not have: 4-7'), result['msg']
+
+
+# --- secrets in the URI ------------------------------------------------------------------------------
+
+def run_module_raw(args, workdir):
+    path = os.path.join(str(workdir), 'args-raw-%d.json' % len(os.listdir(str(workdir))))
+    with open(path, 'w') as f:
+        json.dump({'ANSIBLE_MODULE_ARGS': args}, f)
+    proc = subprocess.run([sys.executable, '-m', MODULE, path], env=dict(os.environ, PYTHONPATH=COLLECTIONS),
+                          cwd=str(workdir), capture_output=True, text=True, timeout=120)
+    return proc.stdout + proc.stderr, json.loads(proc.stdout)
+
+
+def closed_loopback_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def test_a_password_in_the_uri_is_in_no_result(tmp_path):
+    path = os.path.join(NODES, 'host_small.xml')
+    out, result = run_module_raw({'uri': 'test://admin:s3cret@%s?password=qu3ry' % path,
+                                  'storage_pool': 'instances'}, tmp_path)
+    assert 's3cret' not in out and 'qu3ry' not in out, out
+    facts = facts_of(result)
+    assert facts['uri'] == 'test://admin@%s?password=********' % path
+    # The invocation echo keeps the URI readable, its secrets masked as Ansible masks no_log values.
+    assert result['invocation']['module_args']['uri'] == 'test://admin:********@%s?password=********' % path
+
+
+@pytest.mark.parametrize('args', [
+    {'uri': 'qemu+tcp://admin:s3cret@127.0.0.1:%d/system?password=qu3ry' % closed_loopback_port()},
+    {'uri': 'test://admin:s3cret@/nonexistent/node.xml'},
+    {'uri': 'test://admin:s3cret@relative/node.xml'},
+    # failures inside Ansible's own argument validation, and our option checks
+    {'uri': 'qemu+tcp://admin:s3cret@127.0.0.1:1/system?password=qu3ry', 'cpu_allocation_ratio': 'lots'},
+    {'uri': 'qemu+tcp://admin:s3cret@127.0.0.1:1/system?password=qu3ry', 'cpu_allocation_ratio': 0},
+    {'uri': 'qemu+tcp://admin:s3cret@127.0.0.1:1/system?password=qu3ry', 'no_such_option': 1},
+])
+def test_a_password_in_the_uri_is_in_no_failure(args, tmp_path):
+    out, result = run_module_raw(args, tmp_path)
+    assert result['failed'] is True
+    assert 's3cret' not in out and 'qu3ry' not in out, out
