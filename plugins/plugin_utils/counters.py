@@ -1,22 +1,38 @@
 # Copyright: hypervisor.stats contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Persistent per-VM cumulative counters, after CloudStack's StatsCollector.
+"""Persistent per-VM cumulative counters, after CloudStack's StatsCollector, made strict.
 
 ``accumulate(previous, samples, retention_seconds)`` takes what it returned last
 cycle (read back from the fact cache) and this cycle's ``vm_stats`` facts per
 host, and returns the new per-host state plus a list of warnings. Pure: plain
 dicts in, plain dicts out, nothing printed.
 
-Each VM entry keeps a ``baseline`` (the raw counters of the last sample, with
+Each VM entry keeps a ``baseline`` (the raw counters of the last good reading, with
 the host and domain id they came from) so the next cycle can tell a running
 domain instance from a rebooted, migrated or reset one.
+
+The rules, each a test: a total never decreases and never counts the same bytes
+twice; a null reading keeps the last good baseline (per counter, per device); every
+number read back from the cache is checked (finite, >= 0, an int where one is due,
+below the ceilings of ``schema``), and a damaged entry costs only its VM or host,
+with a warning naming it; NaN and infinity are never written.
+
+One UUID may be sampled on two hosts in one cycle (a live migration shows the
+domain on both, a cloned domain XML shares the UUID). The state is keyed host ->
+UUID, so each host keeps its own entry for its own domain and counts that
+domain's growth once. When the UUID leaves a host while it is sampled elsewhere,
+that host's entry is added into the entry of the first host (in name order) that
+has the UUID this cycle, and its baseline stays behind under the host's ``moved``
+(until the retention ends), so that the same domain turning up there again counts
+only its growth since.
 """
 
 import gc
 from operator import itemgetter
 
 from ansible_collections.hypervisor.stats.plugins.module_utils.schema import (
-    COUNTERS, DEFAULT_RETENTION_SECONDS, GONE, VM_TOTALS, is_number)
+    COUNTERS, DEFAULT_RETENTION_SECONDS, GONE, MAX_COUNTER, MAX_TOTAL, MEMORY_FIELDS, VM_TOTALS,
+    is_bounded_number, is_count, is_number)
 from ansible_collections.hypervisor.stats.plugins.module_utils.vm_facts import cpu_utilization
 
 # group -> ((raw counter, cumulative total, divisor), ...): what a device's baseline keeps, in this order.
@@ -24,11 +40,15 @@ from ansible_collections.hypervisor.stats.plugins.module_utils.vm_facts import c
 DEVICE_FIELDS = dict((group, tuple((counter, total, divisor if divisor != 1 else None)
                                    for total, g, counter, divisor in VM_TOTALS if g == group))
                      for group in ('disks', 'nics'))
+# group -> ((index in the baseline list, total, divisor), ...)
+_INDEXED = dict((group, tuple((index, total, divisor) for index, (_c, total, divisor) in enumerate(fields)))
+                for group, fields in DEVICE_FIELDS.items())
+_WIDTH = dict((group, len(fields)) for group, fields in DEVICE_FIELDS.items())
 _CUMULATIVE_GETTER = itemgetter(*COUNTERS)
-_NONES = (None,) * max(len(fields) for fields in DEVICE_FIELDS.values())
 _GETTERS = dict((group, itemgetter(*[counter for counter, _total, _divisor in fields]))
                 for group, fields in DEVICE_FIELDS.items())
-# Subclasses count: Ansible hands over tagged ints and lazy dicts; bool is no number here.
+_BASELINE_KEYS = ('host', 'domain_id', 'collected_at', 'cpu_time_ns', 'disks', 'nics')
+_EMPTY = {}
 _number = is_number
 
 
@@ -37,12 +57,12 @@ class AccumulateError(ValueError):
 
 
 def _counter(value):
-    """A raw counter usable for a delta: a non-negative number, else None."""
-    return value if _number(value) and value >= 0 else None
+    """A raw counter usable for a delta: a finite number in [0, 2**64), else None (no reading)."""
+    return value if is_count(value) else None
 
 
 def check_retention(retention_seconds):
-    if not _number(retention_seconds) or retention_seconds < 0:
+    if not is_count(retention_seconds, MAX_TOTAL):
         raise AccumulateError('retention_seconds must be a number of seconds >= 0, got %r' % (retention_seconds,))
     return retention_seconds
 
@@ -50,61 +70,182 @@ def check_retention(retention_seconds):
 def _check_sample(host, sample):
     if not isinstance(sample, dict) or not isinstance(sample.get('vms'), dict):
         raise AccumulateError('samples[%r] is not vm_stats facts (a dict with a "vms" dict)' % (host,))
-    if not _number(sample.get('collected_at')):
+    if not is_bounded_number(sample.get('collected_at')):
         raise AccumulateError('samples[%r].collected_at must be a timestamp in seconds, got %r'
                               % (host, sample.get('collected_at')))
 
 
-def _valid_devices(devices, width):
+# --- checks of the previous state (once per VM per cycle: written for speed) -----------------------
+
+def _counts_ok(values, limit):
+    """Whether every value of a non-empty sequence is a count in [0, limit): one sum and one min
+    for the usual case (NaN and infinity make the sum fail the range test), each value otherwise."""
+    try:
+        if 0 <= min(values) and sum(values) < limit and bool not in map(type, values):
+            return True
+    except (TypeError, OverflowError):
+        pass
+    return all(is_count(value, limit) for value in values)
+
+
+def _devices_ok(devices, width):
     if not isinstance(devices, dict):
         return False
     for values in devices.values():
         if not isinstance(values, list) or len(values) != width:
             return False
+        if None in values:
+            if not all(value is None or is_count(value) for value in values):
+                return False
+        elif not _counts_ok(values, MAX_COUNTER):
+            return False
     return True
 
 
-def _valid_vm_entry(entry):
-    """Whether a previous VM entry can be trusted; written for speed, it runs once per VM per cycle."""
+def _baseline_ok(baseline):
     try:
-        cumulative, baseline = entry['cumulative'], entry['baseline']
-        # KeyError if a counter is missing, TypeError if one is not a number.
-        if min(_CUMULATIVE_GETTER(cumulative)) < 0:
-            return False
-        return (_valid_devices(baseline['disks'], len(DEVICE_FIELDS['disks']))
-                and _valid_devices(baseline['nics'], len(DEVICE_FIELDS['nics']))
-                and _number(entry['first_seen']) and _number(entry['last_seen']))
-    except (KeyError, TypeError, AttributeError):
+        domain_id, at, cpu = baseline['domain_id'], baseline['collected_at'], baseline['cpu_time_ns']
+        return (isinstance(baseline['host'], str)
+                and (domain_id is None or (isinstance(domain_id, int) and domain_id.__class__ is not bool))
+                and (at is None or is_bounded_number(at))
+                and (cpu is None or is_count(cpu))
+                and _devices_ok(baseline['disks'], _WIDTH['disks'])
+                and _devices_ok(baseline['nics'], _WIDTH['nics']))
+    except (KeyError, TypeError):
         return False
 
 
-def clean_previous(previous, warnings):
-    """Keep the well-formed part of last cycle's state; warn about the rest, which starts afresh."""
+def _vm_problem(entry):
+    """None for a VM entry that can be trusted, else what is wrong: 'entry' (its totals or times
+    are damaged: the VM restarts) or 'baseline' (its totals stay, its counting restarts)."""
+    try:
+        cumulative, baseline = entry['cumulative'], entry['baseline']
+        if not (isinstance(cumulative, dict) and len(cumulative) == len(COUNTERS)
+                and _counts_ok(_CUMULATIVE_GETTER(cumulative), MAX_TOTAL)
+                and is_bounded_number(entry['first_seen']) and is_bounded_number(entry['last_seen'])):
+            return 'entry'
+    except (KeyError, TypeError):
+        return 'entry'
+    if isinstance(baseline, dict) and len(baseline) == len(_BASELINE_KEYS) and _baseline_ok(baseline):
+        return None
+    return 'baseline'
+
+
+def _unmeasured(host):
+    """A baseline that was never measured: the next sample only sets one."""
+    return {'host': host, 'domain_id': None, 'collected_at': None, 'cpu_time_ns': None, 'disks': {}, 'nics': {}}
+
+
+def _text(value):
+    return value if isinstance(value, str) else None
+
+
+def _carried(vm):
+    """A checked VM entry written again without a sample (gone, or its host not sampled): its known
+    fields only, every number finite, as the next cycle reads them."""
+    memory = vm.get('memory')
+    memory = memory if isinstance(memory, dict) else _EMPTY
+    domain_id, vcpus, utilization = vm.get('domain_id'), vm.get('vcpus'), vm.get('cpu_utilization')
+    entry = {
+        'name': _text(vm.get('name')),
+        'state': _text(vm.get('state')),
+        'domain_id': domain_id if isinstance(domain_id, int) and domain_id.__class__ is not bool else None,
+        'vcpus': vcpus if is_count(vcpus) else None,
+        'cpu_utilization': utilization if is_count(utilization, 101) else None,
+        'memory': dict((field, memory[field] if is_count(memory.get(field)) else None) for field in MEMORY_FIELDS
+                       if field in memory),
+        'first_seen': vm['first_seen'],
+        'last_seen': max(vm['first_seen'], vm['last_seen']),
+        'cumulative': vm['cumulative'],
+        'baseline': vm['baseline'],
+    }
+    if vm.get('timed_out') is True:
+        entry['timed_out'] = True
+    return entry
+
+
+def _carried_changed(vm, carried):
+    """Whether writing ``vm`` again dropped a damaged number (worth a warning)."""
+    for field in ('vcpus', 'cpu_utilization', 'domain_id'):
+        if vm.get(field) is not None and carried[field] is None:
+            return True
+    memory = vm.get('memory')
+    return isinstance(memory, dict) and any(
+        memory.get(field) is not None and carried['memory'].get(field) is None for field in MEMORY_FIELDS)
+
+
+def clean_previous(previous, samples, warnings, dropped=None):
+    """Keep the well-formed part of last cycle's state; warn about the rest, which starts afresh.
+
+    ``samples`` (host -> this cycle's facts) tells which VMs will be sampled; the others are
+    written again as they are, so their every field is checked. ``dropped`` collects the
+    (host, uuid) whose entry was dropped.
+    """
     if previous is None or previous == '':
         return {}
     if not isinstance(previous, dict):
         warnings.append('previous counters are not a dict (%s); starting afresh' % type(previous).__name__)
         return {}
+    if dropped is None:
+        dropped = set()
     cleaned = {}
     for host, entry in previous.items():
         if entry is None:
             continue
-        if not isinstance(entry, dict) or not isinstance(entry.get('vms'), dict) or not _number(entry.get('collected_at')):
+        if not isinstance(host, str):
+            warnings.append('previous counters have a host key %r that is not a host name; dropped' % (host,))
+            continue
+        if not isinstance(entry, dict) or not isinstance(entry.get('vms'), dict) \
+                or not is_bounded_number(entry.get('collected_at')):
             warnings.append('previous counters of host %s are malformed; starting afresh for this host' % host)
             continue
+        sample = samples.get(host)
+        sampled = sample['vms'] if sample is not None else _EMPTY
         vms = {}
         for uuid, vm in entry['vms'].items():
-            if _valid_vm_entry(vm):
+            problem = _vm_problem(vm)
+            if problem is None and uuid in sampled:
                 vms[uuid] = vm
-            else:
+                continue
+            if not isinstance(uuid, str):
+                warnings.append('previous counters of host %s have a VM key %r that is not a UUID; dropped'
+                                % (host, uuid))
+                continue
+            if problem == 'entry':
+                dropped.add((host, uuid))
                 warnings.append('previous counters of VM %s on host %s are malformed; starting afresh for this VM'
                                 % (uuid, host))
-        cleaned[host] = dict(entry, vms=vms)
+                continue
+            if problem == 'baseline':
+                warnings.append('previous baseline of VM %s on host %s is malformed; its totals are kept and '
+                                'counting restarts from this sample' % (uuid, host))
+                vm = dict(vm, baseline=_unmeasured(host))
+            if uuid in sampled:
+                vms[uuid] = vm
+                continue
+            carried = _carried(vm)
+            if problem is None and _carried_changed(vm, carried):
+                warnings.append('previous counters of VM %s on host %s have damaged numbers; written as null'
+                                % (uuid, host))
+            vms[uuid] = carried
+        moved = entry.get('moved')
+        if isinstance(moved, dict):
+            moved = dict((uuid, baseline) for uuid, baseline in moved.items()
+                         if isinstance(uuid, str) and isinstance(baseline, dict)
+                         and len(baseline) == len(_BASELINE_KEYS) and _baseline_ok(baseline)
+                         and baseline['collected_at'] is not None)
+        else:
+            moved = {}
+        cleaned[host] = {'hypervisor_hostname': _text(entry.get('hypervisor_hostname')), 'uri': _text(entry.get('uri')),
+                         'collected_at': entry['collected_at'], 'vms': vms, 'moved': moved}
     return cleaned
 
 
-def _device_baseline(devices, group):
-    """The counters a group's deltas need, per device, as a list in DEVICE_FIELDS order (compact in the cache)."""
+# --- counting -----------------------------------------------------------------------------------------
+
+def _readings(devices, group):
+    """This sample's counters a group's deltas need, per device, as a list in DEVICE_FIELDS order
+    (compact in the cache); a counter that is not a finite number in [0, 2**64) reads as None."""
     result = {}
     if not isinstance(devices, dict):
         return result
@@ -112,46 +253,60 @@ def _device_baseline(devices, group):
     for dev, counters in devices.items():
         try:
             values = list(getter(counters))
-            if min(values) >= 0:       # the usual case: every counter a number
+            if 0 <= min(values) and sum(values) < MAX_COUNTER:   # the usual case: NaN, inf and 10**400 fail
                 result[dev] = values
                 continue
-        except (KeyError, TypeError):  # a counter missing or None
+        except (KeyError, TypeError, OverflowError):  # a counter missing, None or not a number
             if not isinstance(counters, dict):
                 continue
         result[dev] = [_counter(counters.get(counter)) for counter, _total, _divisor in DEVICE_FIELDS[group]]
     return result
 
 
-def _new_baseline(host, sample_at, vm):
-    return {
-        'host': host,
-        'domain_id': vm.get('domain_id'),
-        'collected_at': sample_at,
-        'cpu_time_ns': _counter(vm.get('cpu_time_ns')),
-        'disks': _device_baseline(vm.get('disks'), 'disks'),
-        'nics': _device_baseline(vm.get('nics'), 'nics'),
-    }
+def _add_devices(cumulative, group, new_devices, old_devices, stale):
+    """Add each device's growth to ``cumulative``; ``new_devices`` becomes the group's new baseline.
 
-
-def _add_deltas(cumulative, baseline, new_baseline, same_instance):
-    """CloudStack's rule per counter: the growth on the same instance, else the whole current value."""
-    current, before = new_baseline['cpu_time_ns'], _counter(baseline.get('cpu_time_ns'))
-    if current is not None:
-        cumulative['cpu_time_ns'] += current - before if same_instance and before is not None and current >= before \
-            else current
-    for group, fields in DEVICE_FIELDS.items():
-        old_devices = baseline[group] if same_instance else {}
-        for dev, values in new_baseline[group].items():
-            # A device absent from the baseline (hot-plugged, or another instance) counts whole.
-            for (_counter_name, total, divisor), value, before in zip(fields, values, old_devices.get(dev) or _NONES):
-                if value is not None:
-                    if before is not None and value >= before:
-                        value -= before
+    ``old_devices``: the baseline of the same domain instance, or None for another instance
+    (everything it reads counts whole, its counters started with it)."""
+    fields = _INDEXED[group]
+    if old_devices is None:
+        for values in new_devices.values():
+            for index, total, divisor in fields:
+                value = values[index]
+                if value:
                     cumulative[total] += value if divisor is None else value / divisor
+        return
+    for dev, values in new_devices.items():
+        before_values = old_devices.get(dev)
+        if before_values is None:
+            # Hot-plugged since the last reading: its counters started with it.
+            for index, total, divisor in fields:
+                value = values[index]
+                if value:
+                    cumulative[total] += value if divisor is None else value / divisor
+            continue
+        for index, total, divisor in fields:
+            value, before = values[index], before_values[index]
+            if value is None:
+                values[index] = before           # no reading: the last good one stays the baseline
+                continue
+            if before is None:
+                continue                         # first good reading of this instance: a baseline only
+            if value >= before:
+                value -= before
+            elif stale:
+                values[index] = before           # an older reading replayed: nothing to count
+                continue
+            # else: the counter was reset; all of it is new
+            if value:
+                cumulative[total] += value if divisor is None else value / divisor
+    for dev, before_values in old_devices.items():
+        if dev not in new_devices:
+            new_devices[dev] = before_values     # not read this time: kept for the next reading
 
 
 def _update_vm(host, sample_at, vm, known, warnings):
-    """The new entry of one sampled VM; ``known`` is its previous entry (any host) or None.
+    """The new entry of one sampled VM; ``known`` is its previous entry (checked) or None.
 
     Runs once per VM per cycle (half a million times on a big cloud), hence the plain style.
     """
@@ -159,12 +314,14 @@ def _update_vm(host, sample_at, vm, known, warnings):
         warnings.append('sample of a VM on host %s is not a dict; ignored' % host)
         vm = {'timed_out': True}
     get = vm.get
-    memory = get('memory')
+    memory, domain_id, vcpus = get('memory'), get('domain_id'), get('vcpus')
+    if domain_id is not None and (not isinstance(domain_id, int) or domain_id.__class__ is bool):
+        domain_id = None
     entry = {
         'name': get('name'),
         'state': get('state'),
-        'domain_id': get('domain_id'),
-        'vcpus': get('vcpus'),
+        'domain_id': domain_id,
+        'vcpus': vcpus if vcpus is None or is_count(vcpus) else None,
         'cpu_utilization': None,
         'memory': memory if isinstance(memory, dict) else {},
         'first_seen': sample_at,
@@ -175,49 +332,78 @@ def _update_vm(host, sample_at, vm, known, warnings):
     if known is None:
         entry['cumulative'] = cumulative = dict.fromkeys(COUNTERS, 0)
     else:
-        entry['first_seen'] = known['first_seen']
+        entry['first_seen'] = first = known['first_seen']
+        last = known['last_seen']
+        if first > last:
+            last = first
+        if last > sample_at:
+            entry['last_seen'] = last            # the clock went back: never before an earlier sight
         entry['cumulative'] = cumulative = known['cumulative'].copy()
         if entry['name'] is None:
-            entry['name'] = known.get('name')
+            entry['name'] = _text(known.get('name'))
         # A baseline without a time was never measured (first seen while stuck): no delta against it.
-        if _number(known['baseline'].get('collected_at')):
+        if known['baseline']['collected_at'] is not None:
             baseline = known['baseline']
     if get('timed_out'):
         # A stuck domain: nothing measured, so the old baseline stays for the next cycle.
-        entry['baseline'] = baseline if baseline is not None else _new_baseline(host, None, {})
+        entry['baseline'] = baseline if baseline is not None else _unmeasured(host)
         entry['timed_out'] = True
         return entry
 
-    entry['baseline'] = new_baseline = _new_baseline(host, sample_at, vm)
+    cpu = _counter(get('cpu_time_ns'))
+    new_baseline = entry['baseline'] = {
+        'host': host,
+        'domain_id': domain_id,
+        'collected_at': sample_at,
+        'cpu_time_ns': cpu,
+        'disks': _readings(get('disks'), 'disks'),
+        'nics': _readings(get('nics'), 'nics'),
+    }
     if baseline is None:
         return entry
-    domain_id = baseline.get('domain_id')
-    same_instance = domain_id is not None and domain_id == new_baseline['domain_id'] and baseline.get('host') == host
-    _add_deltas(cumulative, baseline, new_baseline, same_instance)
-    wall_seconds = sample_at - baseline['collected_at']
-    if same_instance and wall_seconds > 0:
-        entry['cpu_utilization'] = cpu_utilization(_counter(baseline.get('cpu_time_ns')),
-                                                   new_baseline['cpu_time_ns'], wall_seconds, entry['vcpus'])
+    before_at = baseline['collected_at']
+    same_instance = domain_id is not None and domain_id == baseline['domain_id'] and baseline['host'] == host
+    if not same_instance:
+        # Rebooted, migrated, or a second domain with this UUID: its counters started with it.
+        if cpu is not None:
+            cumulative['cpu_time_ns'] += cpu
+        _add_devices(cumulative, 'disks', new_baseline['disks'], None, False)
+        _add_devices(cumulative, 'nics', new_baseline['nics'], None, False)
+        return entry
+    # An older reading of this instance replayed: a counter lower than its baseline is no reset.
+    stale = sample_at <= before_at
+    before = baseline['cpu_time_ns']
+    if before is None:
+        pass                                      # first good CPU reading of this instance: a baseline only
+    elif cpu is None or (stale and cpu < before):
+        # No new CPU reading: the last good one stays, with its time (for the next utilization).
+        new_baseline['cpu_time_ns'] = before
+        new_baseline['collected_at'] = before_at
+    else:
+        cumulative['cpu_time_ns'] += cpu - before if cpu >= before else cpu
+        wall_seconds = sample_at - before_at
+        if wall_seconds > 0:
+            entry['cpu_utilization'] = cpu_utilization(before, cpu, wall_seconds, entry['vcpus'])
+    _add_devices(cumulative, 'disks', new_baseline['disks'], baseline['disks'], stale)
+    _add_devices(cumulative, 'nics', new_baseline['nics'], baseline['nics'], stale)
     return entry
 
 
 def _placement(samples):
-    """uuid -> host that owns the VM this cycle.
-
-    A UUID sampled on two hosts at once (mid-migration) goes to the host where it runs;
-    on a tie, to the first host in name order, so the result does not depend on dict order.
-    """
-    owner = {}
+    """uuid -> the first host (in name order) sampling it this cycle, and uuid -> [hosts] for
+    the UUIDs sampled on more than one."""
+    where, also = {}, {}
     for host in sorted(samples):
-        for uuid, vm in samples[host]['vms'].items():
-            running = isinstance(vm, dict) and vm.get('state') == 'running'
-            if uuid not in owner or (running and not owner[uuid][1]):
-                owner[uuid] = (host, running)
-    return dict((uuid, host) for uuid, (host, _running) in owner.items())
+        for uuid in samples[host]['vms']:
+            if uuid in where:
+                also.setdefault(uuid, [where[uuid]]).append(host)
+            else:
+                where[uuid] = host
+    return where, also
 
 
 def accumulate(previous, samples, retention_seconds=DEFAULT_RETENTION_SECONDS):
-    """Return ``(state, warnings)``: the new per-host counters and what was wrong with ``previous``.
+    """Return ``(state, warnings)``: the new per-host counters and what was wrong with the inputs.
 
     ``samples``: host -> ``vm_stats`` facts of this cycle. ``previous``: the state
     returned last cycle (None or {} on the first one). Hosts absent from
@@ -235,48 +421,122 @@ def accumulate(previous, samples, retention_seconds=DEFAULT_RETENTION_SECONDS):
             gc.enable()
 
 
+def _fresh(sample_at, baseline):
+    """A VM entry with no totals yet, counting from ``baseline``."""
+    return {'name': None, 'first_seen': sample_at, 'last_seen': sample_at,
+            'cumulative': dict.fromkeys(COUNTERS, 0), 'baseline': baseline}
+
+
+def _absorb(entry, others):
+    """``entry`` (a copy) with the totals of the entries in ``others`` added: they are the same VM,
+    whose domains left their hosts."""
+    entry = dict(entry, cumulative=entry['cumulative'].copy())
+    cumulative = entry['cumulative']
+    for other in others:
+        for name in COUNTERS:
+            cumulative[name] += other['cumulative'][name]
+        entry['first_seen'] = min(entry['first_seen'], other['first_seen'])
+        entry['last_seen'] = max(entry['last_seen'], other['last_seen'])
+        if entry.get('name') is None:
+            entry['name'] = other.get('name')
+    return entry
+
+
 def _accumulate(previous, samples, retention_seconds):
     retention_seconds = check_retention(retention_seconds)
     if not isinstance(samples, dict):
         raise AccumulateError('samples must be a dict of host -> vm_stats facts, got %s' % type(samples).__name__)
     for host, sample in samples.items():
         _check_sample(host, sample)
-    warnings = []
-    previous = clean_previous(previous, warnings)
-
-    known = {}  # uuid -> previous entry, wherever it was
-    for host in sorted(previous):
-        for uuid, vm in previous[host]['vms'].items():
-            if uuid not in known or vm['last_seen'] > known[uuid]['last_seen']:
-                known[uuid] = vm
-    state = {}
     # str(): plain host names, whatever string type the caller's keys are (Ansible tags them with their origin).
     samples = dict((str(host), sample) for host, sample in samples.items())
-    owner = _placement(samples)
-    for host in sorted(set(previous) | set(samples)):
-        if host not in samples:
-            entry = previous[host]
-            moved = [uuid for uuid in entry['vms'] if uuid in owner]
-            state[host] = dict(entry, vms=dict((uuid, vm) for uuid, vm in entry['vms'].items() if uuid not in owner)) \
-                if moved else entry
-            continue
+    warnings = []
+    where, also = _placement(samples)
+    for uuid in sorted(also, key=str):
+        warnings.append('VM %s is on hosts %s at once (a live migration, or a cloned domain); each host counts '
+                        "its own domain's growth once" % (uuid, ' and '.join(also[uuid])))
+    dropped = set()
+    previous = clean_previous(previous, samples, warnings, dropped)
+
+    # Entries whose domain left their host while the UUID is sampled elsewhere: added into the
+    # entry of the UUID's first host; their baselines stay behind under the old host's "moved".
+    released = {}
+    moved_from = {}
+    state = {}
+    for host in sorted(previous):
+        entry = previous[host]
+        sample = samples.get(host)
+        here = sample['vms'] if sample is not None else _EMPTY
+        leaving = [uuid for uuid in entry['vms'] if uuid not in here and uuid in where]
+        moved = moved_from[host] = entry['moved']
+        if leaving:
+            moved = moved_from[host] = dict(moved)
+            for uuid in leaving:
+                vm = entry['vms'][uuid]
+                released.setdefault(uuid, []).append(vm)
+                if vm['baseline']['collected_at'] is not None:
+                    moved[uuid] = vm['baseline']
+        if sample is None:
+            vms = entry['vms']
+            if leaving:
+                vms = dict((uuid, vm) for uuid, vm in vms.items() if uuid not in where)
+            state[host] = dict(entry, vms=vms)
+            if not moved:
+                del state[host]['moved']
+            else:
+                state[host]['moved'] = moved
+
+    every = None   # all UUIDs of the previous state, built when first needed
+    for host in sorted(samples):
         sample = samples[host]
         sample_at = sample['collected_at']
+        old = previous.get(host)
+        old_vms = old['vms'] if old is not None else _EMPTY
+        moved = moved_from.get(host, _EMPTY)
         vms = {}
         for uuid, vm in sample['vms'].items():
-            if owner[uuid] == host:
-                vms[uuid] = _update_vm(host, sample_at, vm, known.get(uuid), warnings)
+            known = old_vms.get(uuid)
+            if known is None or uuid in released:
+                # Not this host's own continuing entry, or the UUID left another host: rare, slower.
+                if known is None:
+                    if uuid in moved:
+                        # A domain whose entry was added into another host's: counting resumes at its baseline.
+                        known = _fresh(sample_at, moved[uuid])
+                        moved = dict(moved)
+                        del moved[uuid]
+                    elif (host, uuid) not in dropped and uuid not in released:
+                        if every is None:
+                            every = set()
+                            for entry in previous.values():
+                                every.update(entry['vms'])
+                        if uuid in every:
+                            # Another domain of a known VM, started on this host since: all of it is new.
+                            known = _fresh(sample_at, {'host': host, 'domain_id': None, 'collected_at': sample_at,
+                                                       'cpu_time_ns': None, 'disks': {}, 'nics': {}})
+                if uuid in released and where[uuid] == host:
+                    others = released.pop(uuid)
+                    if known is None:
+                        # Moved here: the first domain here counts whole against the old host's baseline.
+                        known = dict(others[0], name=others[0].get('name'))
+                        others = others[1:]
+                    known = _absorb(known, others)
+            vms[uuid] = _update_vm(host, sample_at, vm, known, warnings)
         # VMs this host had that are no longer anywhere: kept as gone until the retention ends.
-        for uuid, vm in previous.get(host, {}).get('vms', {}).items():
-            if uuid in owner:
-                continue
-            if sample_at - vm['last_seen'] > retention_seconds:
-                continue
-            vms[uuid] = dict(vm, state=GONE, cpu_utilization=None)
+        if old is not None:
+            for uuid, vm in old_vms.items():
+                if uuid in vms or uuid in where:
+                    continue
+                if sample_at - vm['last_seen'] > retention_seconds:
+                    continue
+                vms[uuid] = dict(vm, state=GONE, cpu_utilization=None)
         state[host] = {
             'hypervisor_hostname': sample.get('hypervisor_hostname'),
             'uri': sample.get('uri'),
             'collected_at': sample_at,
             'vms': vms,
         }
+        moved = dict((uuid, baseline) for uuid, baseline in moved.items()
+                     if uuid not in vms and sample_at - baseline['collected_at'] <= retention_seconds)
+        if moved:
+            state[host]['moved'] = moved
     return state, warnings
