@@ -160,24 +160,3 @@ def is_count(value, limit=MAX_COUNTER):
 def is_bounded_number(value, limit=MAX_TOTAL):
     """A finite number strictly between -limit and limit (negative allowed: free space can be)."""
     return is_number(value) and -limit < value < limit
-
-
-# --- ceilings of counters ------------------------------------------------------
-# A raw counter (bytes, requests, CPU nanoseconds) is libvirt's unsigned 64-bit integer:
-# anything at or above 2**64 is damage, not a reading.
-MAX_COUNTER = 2 ** 64
-# A cumulative total or a timestamp read back from a cache: far above any real one (10**30
-# nanoseconds are 3e13 years), far below where float arithmetic overflows (about 1.8e308),
-# so sums and differences of trusted values stay finite.
-MAX_TOTAL = 10 ** 30
-
-
-def is_count(value, limit=MAX_COUNTER):
-    """A finite number in [0, limit); bools and NaN are not. Ints of any size compare exactly,
-    so 10**400 is refused without an OverflowError."""
-    return is_number(value) and 0 <= value < limit
-
-
-def is_bounded_number(value, limit=MAX_TOTAL):
-    """A finite number strictly between -limit and limit (negative allowed: free space can be)."""
-    return is_number(value) and -limit < value < limit
