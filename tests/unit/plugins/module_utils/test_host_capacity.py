@@ -5,13 +5,17 @@ Every expectation is computed here from the inputs by the rule it checks
 """
 
 import math
+import random
+import time
+import tracemalloc
 
 import pytest
 
 from ansible_collections.hypervisor.stats.plugins.module_utils.host_capacity import (
     CapacityError, check_options, disk_over_commit_bytes, format_cpu_list, host_facts, inventory_record,
     parse_cpu_set)
-from ansible_collections.hypervisor.stats.plugins.module_utils.schema import GIB
+from ansible_collections.hypervisor.stats.plugins.module_utils.schema import (
+    GIB, MAX_ALLOCATION_RATIO, MAX_CPU_ID, MAX_RESERVATION)
 
 DEFAULTS = {'reserved_host_cpus': 0, 'reserved_host_memory_mb': 512, 'reserved_host_disk_mb': 0,
             'cpu_allocation_ratio': 4.0, 'ram_allocation_ratio': 1.0, 'disk_allocation_ratio': 1.0}
@@ -273,3 +277,122 @@ def test_labels_and_identity_pass_through():
     assert (f['hypervisor_hostname'], f['hypervisor_type'], f['hypervisor_version'], f['uri']) == \
         ('h', 'QEMU', 7002000, 'test:///x')
     assert facts()['labels'] == {}
+
+
+# --- inputs that must never hurt the hypervisor ----------------------------------------------------
+
+def _peak_bytes(call):
+    tracemalloc.start()
+    try:
+        try:
+            call()
+        except CapacityError:
+            pass
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize('text, cpu_id', [
+    ('0-99999999', '99999999'),
+    ('0-9999999', '9999999'),
+    ('0-7,^0-99999999', '99999999'),
+    ('%d' % (MAX_CPU_ID + 1), str(MAX_CPU_ID + 1)),
+    ('0-' + '9' * 10000, '9' * 10),             # more digits than int() takes: refused on the text
+    ('000000000000000000000000000000003-' + '9' * 40, '9' * 10),
+])
+def test_cpu_ids_above_the_ceiling_are_refused_before_anything_is_expanded(text, cpu_id):
+    with pytest.raises(CapacityError) as err:
+        parse_cpu_set(text, 'cpu_shared_set')
+    assert str(err.value).startswith('cpu_shared_set: CPU id %s' % cpu_id)
+    assert 'above %d' % MAX_CPU_ID in str(err.value)
+    # Before: 0-9999999 built a set of ten million ints (1.25 GB, 7 s on a hypervisor).
+    assert _peak_bytes(lambda: parse_cpu_set(text, 'cpu_shared_set')) < 1024 * 1024
+
+
+def test_the_largest_cpu_sets_cost_little():
+    whole = '0-%d' % MAX_CPU_ID
+    assert parse_cpu_set(whole, 'cpu_shared_set') == list(range(MAX_CPU_ID + 1))
+    # Many overlapping ranges and exclusions are merged as ranges, never expanded one by one.
+    text = ','.join([whole, '^100-%d' % MAX_CPU_ID] * 20000)
+    started = time.process_time()
+    assert parse_cpu_set(text, 'cpu_shared_set') == list(range(100))
+    assert time.process_time() - started < 2.0
+    assert _peak_bytes(lambda: parse_cpu_set(whole, 'cpu_shared_set')) < 4 * 1024 * 1024
+
+
+def test_cpu_sets_agree_with_a_plain_expansion():
+    rng = random.Random(7)
+    for _ in range(500):
+        items, included, excluded = [], set(), set()
+        for _ in range(rng.randint(1, 6)):
+            start = rng.randint(0, 40)
+            end = start + rng.choice([0, 0, rng.randint(0, 12)])
+            negate = rng.random() < 0.35
+            items.append(('^' if negate else '') + (str(start) if end == start else '%d-%d' % (start, end)))
+            (excluded if negate else included).update(range(start, end + 1))
+        text = ','.join(items)
+        expected = sorted(included - excluded)
+        if expected:
+            assert parse_cpu_set(text, 'cpu_shared_set') == expected, text
+        else:
+            with pytest.raises(CapacityError, match='leaves no CPUs'):
+                parse_cpu_set(text, 'cpu_shared_set')
+
+
+@pytest.mark.parametrize('name', ['cpu_allocation_ratio', 'ram_allocation_ratio', 'disk_allocation_ratio'])
+@pytest.mark.parametrize('value, message', [
+    (float('nan'), 'must be a finite number, got nan'),
+    (float('inf'), 'must be a finite number, got inf'),
+    (float('-inf'), 'must be a finite number, got -inf'),
+    (1e308, 'must be at most 1000, got 1e+308'),
+    (MAX_ALLOCATION_RATIO * 1.001, 'must be at most 1000'),
+    ('4.0', 'must be greater than 0'),
+    (True, 'must be greater than 0'),
+])
+def test_ratios_must_be_finite_and_sane(name, value, message):
+    # Before: NaN passed (nan <= 0 is false) and failed later as a ValueError of int(), 1e308 as an OverflowError.
+    with pytest.raises(CapacityError) as err:
+        check_options({name: value})
+    assert str(err.value).startswith(name + ' ' + message)
+
+
+def test_the_largest_ratio_is_accepted():
+    assert check_options({'cpu_allocation_ratio': MAX_ALLOCATION_RATIO})[2]['cpu_allocation_ratio'] == 1000.0
+    f = facts(cpu_allocation_ratio=MAX_ALLOCATION_RATIO)
+    assert f['inventory']['VCPU']['capacity'] == 16 * 1000
+
+
+@pytest.mark.parametrize('name', ['reserved_host_cpus', 'reserved_host_memory_mb', 'reserved_host_disk_mb'])
+@pytest.mark.parametrize('value, message', [
+    (float('nan'), 'must be a finite number'),
+    (float('inf'), 'must be a finite number'),
+    (10 ** 400, 'must be at most %d' % MAX_RESERVATION),
+    ('512', 'must not be negative'),
+])
+def test_reservations_must_be_finite_and_sane(name, value, message):
+    with pytest.raises(CapacityError) as err:
+        check_options({name: value})
+    assert str(err.value).startswith(name + ' ' + message)
+
+
+# --- instance storage that cannot be measured ------------------------------------------------------
+
+def test_unmeasured_disk_is_unknown_not_zero():
+    raw = raw_host([domain('a', disks=[disk(20, 2)])])
+    raw['disk'] = {'source': 'unavailable:path:/x', 'total_bytes': None, 'used_bytes': None, 'free_bytes': None}
+    f = facts(raw)
+    assert f['disk_source'] == 'unavailable:path:/x'
+    for field in ('local_gb', 'local_gb_used', 'free_disk_gb', 'disk_available_least'):
+        assert f[field] is None
+    assert sorted(f['inventory']) == ['MEMORY_MB', 'VCPU']
+    assert f['vcpus'] == 16 and f['memory_mb'] == 65536
+
+
+def test_an_unreadable_pool_fails_after_the_option_checks():
+    raw = raw_host(online=4)
+    raw['disk'] = {'source': 'pool:nope', 'error': "storage_pool 'nope' cannot be read on this host: x"}
+    with pytest.raises(CapacityError, match='cpu_shared_set names CPUs the host does not have'):
+        facts(raw, cpu_shared_set='0-7')
+    with pytest.raises(LookupError, match="storage_pool 'nope'"):
+        facts(raw)

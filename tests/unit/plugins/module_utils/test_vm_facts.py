@@ -6,8 +6,11 @@ BULK_RECORD is what libvirt 9.0 answered for one of the integration guests
 
 import random
 
+import pytest
+
+from ansible_collections.hypervisor.stats.plugins.module_utils.schema import MAX_CPU_SAMPLE_SECONDS, MAX_VM_TIMEOUT
 from ansible_collections.hypervisor.stats.plugins.module_utils.vm_facts import (
-    cpu_utilization, monitor_data_missing, record_has_groups, timed_out_vm, vm_from_bulk_record,
+    VmOptionError, check_vm_options, cpu_utilization, monitor_data_missing, record_has_groups, timed_out_vm, vm_from_bulk_record,
     vm_from_calls, vm_stats_facts)
 
 UUID = '250b083c-bab2-4712-af91-5205650fa683'
@@ -156,3 +159,36 @@ def test_shuffled_device_order_many_times():
         order = list(range(6))
         rng.shuffle(order)
         assert vm_from_bulk_record('g', UUID, 3, renumber(record, 'block', order), None) == reference
+
+
+# --- options checked before a connection is opened ---------------------------------------------
+
+@pytest.mark.parametrize('options, expected', [
+    ({}, (10.0, 0.0)),
+    ({'timeout': None, 'cpu_sample_seconds': None}, (10.0, 0.0)),
+    ({'timeout': 0.5, 'cpu_sample_seconds': 2}, (0.5, 2.0)),
+    ({'timeout': MAX_VM_TIMEOUT, 'cpu_sample_seconds': MAX_CPU_SAMPLE_SECONDS}, (MAX_VM_TIMEOUT, MAX_CPU_SAMPLE_SECONDS)),
+])
+def test_vm_options_accepted(options, expected):
+    assert check_vm_options(options) == expected
+
+
+@pytest.mark.parametrize('options, start', [
+    ({'timeout': float('nan')}, 'timeout must be a finite number'),
+    ({'timeout': float('inf')}, 'timeout must be a finite number'),
+    ({'timeout': 1e308}, 'timeout must be'),
+    ({'timeout': MAX_VM_TIMEOUT + 1}, 'timeout must be'),
+    ({'timeout': 0}, 'timeout must be'),
+    ({'timeout': -1}, 'timeout must be'),
+    ({'timeout': '10'}, 'timeout must be'),
+    ({'timeout': True}, 'timeout must be'),
+    ({'cpu_sample_seconds': float('nan')}, 'cpu_sample_seconds must be a finite number'),
+    ({'cpu_sample_seconds': float('inf')}, 'cpu_sample_seconds must be'),
+    ({'cpu_sample_seconds': 1e308}, 'cpu_sample_seconds must be'),
+    ({'cpu_sample_seconds': -1}, 'cpu_sample_seconds must be'),
+    ({'states': []}, 'states must name at least one state'),
+])
+def test_vm_options_refused_naming_the_option(options, start):
+    with pytest.raises(VmOptionError) as err:
+        check_vm_options(options)
+    assert str(err.value).startswith(start)

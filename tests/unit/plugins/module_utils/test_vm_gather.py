@@ -97,6 +97,15 @@ def test_domains_option_takes_names_and_uuids_and_warns_on_unknown(conn):
     assert result.vms == [] and "'old-03'" in result.warnings[0]
 
 
+def test_uuids_match_whatever_their_case_and_dashes(conn):
+    result = collect(conn, ['running', 'paused'], names=[APP01.upper(), APP02.replace('-', '')])
+    assert sorted(vm['uuid'] for vm in result.vms) == [APP01, APP02]
+    assert result.warnings == []
+    # Names stay case-sensitive, as libvirt's are.
+    result = collect(conn, ['running', 'paused'], names=['APP-01'])
+    assert result.vms == [] and "'APP-01'" in result.warnings[0]
+
+
 def test_domain_vanishing_between_listing_and_reading_is_skipped(monkeypatch):
     rw = libvirt.open(URI)   # a test-driver host lives as long as its connection: use one
     try:

@@ -53,7 +53,15 @@ def test_module_through_ansible_returns_the_documented_shape():
     ({'timeout': 0}, ['timeout']),
     ({'cpu_sample_seconds': -1}, ['cpu_sample_seconds']),
     ({'states': ['sleeping']}, ['states', 'sleeping']),
-    ({'uri': 'test:///nonexistent/node.xml'}, ['test:///nonexistent/node.xml']),
+    ({'uri': 'test:///nonexistent/node.xml'}, ['test:///nonexistent/node.xml', "'/nonexistent/node.xml' does not exist"]),
+    # Never hurt the hypervisor: refused up front, naming the option (before: a ValueError or
+    # OverflowError of the deadline's arithmetic, or every VM timed out at once).
+    ({'timeout': 'nan'}, ['timeout must be a finite number']),
+    ({'timeout': 'inf'}, ['timeout must be a finite number']),
+    ({'timeout': 1e308}, ['timeout must be', 'at most 3600']),
+    ({'cpu_sample_seconds': 'nan'}, ['cpu_sample_seconds must be a finite number']),
+    ({'cpu_sample_seconds': 1e308}, ['cpu_sample_seconds must be', 'at most 3600']),
+    ({'uri': ''}, ['uri must not be empty']),
 ])
 def test_bad_input_fails_with_a_message_naming_it(args, words):
     rc, res = run_module(dict({'uri': URI}, **args))
@@ -61,3 +69,22 @@ def test_bad_input_fails_with_a_message_naming_it(args, words):
     assert 'Traceback' not in res['msg']
     for word in words:
         assert word in res['msg']
+
+
+def test_upper_case_uuids_are_matched():
+    rc, res = run_module({'uri': URI, 'domains': [APP01.upper(), 'app-02']})
+    assert rc == 0 and sorted(res['ansible_facts']['vm_stats']['vms']) == [APP01, APP02]
+    assert not res.get('warnings')
+
+
+def test_a_password_in_the_uri_is_in_no_result():
+    rc, res = run_module({'uri': 'test://admin:s3cret@%s?passwd=qu3ry' % NODE})
+    assert rc == 0 and res['ansible_facts']['vm_stats']['uri'] == 'test://admin@%s?passwd=********' % NODE
+    assert 's3cret' not in json.dumps(res) and 'qu3ry' not in json.dumps(res)
+    import socket
+    with socket.socket() as sock:        # a closed port on loopback: refused at once
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    rc, res = run_module({'uri': 'qemu+tcp://admin:s3cret@127.0.0.1:%d/system?passwd=qu3ry' % port})
+    assert rc != 0 and 'qemu+tcp://admin@127.0.0.1:%d/system?passwd=********' % port in res['msg']
+    assert 's3cret' not in json.dumps(res) and 'qu3ry' not in json.dumps(res)
