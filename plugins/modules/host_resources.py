@@ -36,7 +36,8 @@ options:
       - Host CPUs that guests' shared vCPUs may use, in Nova's syntax, for example C(0-7,^3,10)
         (CPUs and ranges, C(^) excludes a CPU or range).
       - When given, C(vcpus) is the size of this set instead of the number of online host CPUs.
-      - A set naming CPUs the host does not have online, or that leaves no CPUs, fails.
+      - A set naming CPUs the host does not have online, or that leaves no CPUs, fails; so does a CPU id
+        above 8191 (the highest any Linux kernel allows), before anything is expanded.
     type: str
   cpu_dedicated_set:
     description:
@@ -60,15 +61,15 @@ options:
     type: int
     default: 0
   cpu_allocation_ratio:
-    description: vCPU overcommit ratio; must be greater than 0.
+    description: vCPU overcommit ratio; a finite number greater than 0 and at most 1000.
     type: float
     default: 4.0
   ram_allocation_ratio:
-    description: RAM overcommit ratio; must be greater than 0.
+    description: RAM overcommit ratio; a finite number greater than 0 and at most 1000.
     type: float
     default: 1.0
   disk_allocation_ratio:
-    description: Disk overcommit ratio; must be greater than 0.
+    description: Disk overcommit ratio; a finite number greater than 0 and at most 1000.
     type: float
     default: 1.0
   instances_path:
@@ -77,11 +78,15 @@ options:
         statvfs on the host that runs the module.
       - Defaults to C(/var/lib/libvirt/images) when O(storage_pool) is not given.
       - Mutually exclusive with O(storage_pool).
+      - When it cannot be measured (it does not exist, as on a host whose instances live on Ceph), the module
+        does not fail; the disk figures are null, C(DISK_GB) is left out of the inventory, C(disk_source)
+        starts with C(unavailable:) and a warning says why. CPU and memory facts are returned as usual.
     type: path
   storage_pool:
     description:
       - Name of a libvirt storage pool whose capacity, allocation and available space stand for
         the instance storage instead of O(instances_path). Works over remote URIs.
+      - A pool that cannot be read fails the module, after every other option has been checked.
     type: str
 seealso:
   - name: Nova libvirt driver get_available_resource
@@ -144,7 +149,7 @@ ansible_facts:
           type: str
           returned: success
         uri:
-          description: 'The URI used.'
+          description: 'The URI used, without its secrets (user-info password, secret query parameters).'
           type: str
           returned: success
         collected_at:
@@ -203,15 +208,15 @@ ansible_facts:
           type: int
           returned: success
         local_gb:
-          description: 'Size of the instance storage in GiB.'
+          description: 'Size of the instance storage in GiB; null when it cannot be measured (see O(instances_path)).'
           type: int
           returned: success
         local_gb_used:
-          description: 'Used instance storage in GiB.'
+          description: 'Used instance storage in GiB; null when it cannot be measured.'
           type: int
           returned: success
         free_disk_gb:
-          description: 'local_gb - local_gb_used.'
+          description: 'local_gb - local_gb_used; null when the storage cannot be measured.'
           type: int
           returned: success
         disk_available_least:
@@ -222,10 +227,13 @@ ansible_facts:
               allocated on disk; raw files and block devices count 0.
             - Disk sizes come from the storage volume when the disk file is in a libvirt pool, else from the
               domain's block info.
+            - Null when the instance storage cannot be measured.
           type: int
           returned: success
         disk_source:
-          description: 'C(path:DIR) or C(pool:NAME): where the disk figures come from.'
+          description:
+            - C(path:DIR) or C(pool:NAME) - where the disk figures come from.
+            - C(unavailable:path:DIR) when O(instances_path) cannot be measured - the disk figures are then null.
           type: str
           returned: success
         cpu_info:
@@ -247,6 +255,8 @@ ansible_facts:
               those pinned into it; for C(MEMORY_MB), the maximum memory of active domains; for C(DISK_GB), the virtual
               sizes of active domains' file and block disks (CD-ROMs and network disks excluded).
             - C(VCPU) is kept with C(total) 0 when there are no shared CPUs (Nova would omit it).
+            - C(DISK_GB) is left out when the instance storage cannot be measured (see O(instances_path)) -
+              unknown, not zero, so that cluster totals add up the disks that are known.
           type: dict
           returned: success
           sample:

@@ -36,6 +36,7 @@ options:
   domains:
     description:
       - Names or UUIDs of the VMs to include. Empty means all VMs in O(states).
+      - Names match exactly (libvirt's names are case-sensitive); UUIDs match in any case, with or without dashes.
       - A name that matches no VM in O(states) gives a warning, not a failure.
     type: list
     elements: str
@@ -51,12 +52,14 @@ options:
       - When greater than 0, CPU time is sampled twice this many seconds apart and C(cpu_utilization)
         is the share of the VM's vCPUs that were busy, in percent (0-100).
       - When 0, C(cpu_utilization) is null.
+      - A finite number from 0 to 3600.
     type: float
     default: 0
   timeout:
     description:
       - Seconds the reading may take (the second CPU sample gets the same again, after O(cpu_sample_seconds)).
       - VMs not read by then are returned with C(timed_out=true) and a warning.
+      - A finite number greater than 0 and at most 3600.
     type: float
     default: 10
 seealso:
@@ -111,7 +114,7 @@ ansible_facts:
           type: str
           returned: success
         uri:
-          description: The URI used.
+          description: The URI used, without its secrets (user-info password, secret query parameters).
           type: str
           returned: success
         collected_at:
