@@ -15,7 +15,8 @@ groups with it, and the capacity report labels hosts with it, from the expressio
 import json
 
 from ansible_collections.hypervisor.stats.plugins.module_utils.schema import (
-    FLAVOR_RESOURCES, INVENTORY_FIELDS, STATISTICS_FIELDS, is_number)
+    DEFAULT_INSTANCES_PATH, DEFAULT_URI, FLAVOR_RESOURCES, INVENTORY_FIELDS, RESOURCE_CLASSES, STATISTICS_FIELDS,
+    is_bounded_number, is_number)
 
 try:
     import jmespath
@@ -27,6 +28,29 @@ except ImportError:  # pragma: no cover - jmespath is a runtime dependency
 
 class ClusterError(ValueError):
     """A bad argument; the message names it."""
+
+
+def _record(total, used, ratio=1.0):
+    capacity = int(total * ratio)
+    return {'total': total, 'reserved': 0, 'allocation_ratio': ratio, 'min_unit': 1, 'max_unit': total,
+            'step_size': 1, 'used': used, 'capacity': capacity, 'free': capacity - used}
+
+
+# A full host_resources facts document with every documented field (modules/host_resources.py RETURN),
+# on which check_group_by tries an expression before any host is read.
+REPRESENTATIVE_HOST_FACTS = dict(
+    [(field, 1) for field in STATISTICS_FIELDS],
+    hypervisor_hostname='compute-1', hypervisor_type='QEMU', hypervisor_version=8002000,
+    libvirt_version='10.0.0', uri=DEFAULT_URI, collected_at=1700000000, labels={'cluster': 'x'},
+    pcpus=0, cpu_shared_set=None, cpu_dedicated_set=None, memory_mb_used_source='node_memory_stats',
+    disk_source='path:' + DEFAULT_INSTANCES_PATH,
+    cpu_info={'arch': 'x86_64', 'model': 'EPYC', 'vendor': 'AMD',
+              'topology': {'cells': 1, 'sockets': 1, 'cores': 8, 'threads': 2}, 'features': ['avx2']},
+    numa_topology={'cells': [{'id': 0, 'cpus': [0, 1], 'memory_mb': 1024, 'siblings': [[0, 1]]}]},
+    inventory=dict((rc, _record(16, 4, 4.0 if rc == 'VCPU' else 1.0)) for rc in RESOURCE_CLASSES))
+
+# The group of a host whose group_by evaluation failed: the same as a host without the value.
+FAILED_GROUP = json.dumps(None)
 
 
 def compile_group_by(expression):
@@ -41,6 +65,20 @@ def compile_group_by(expression):
         return jmespath.compile(expression)
     except jmespath.exceptions.JMESPathError as exc:
         raise ClusterError('group_by %r is not a valid JMESPath expression: %s' % (expression, exc))
+
+
+def check_group_by(expression):
+    """``compile_group_by``, and the compiled expression evaluated on a full host_resources facts
+    document (``REPRESENTATIVE_HOST_FACTS``): an expression that compiles but fails at run time on
+    such facts (``abs(labels.cluster)``: labels are strings) raises ClusterError naming group_by."""
+    compiled = compile_group_by(expression)
+    if compiled is None:
+        return None
+    try:
+        compiled.search(REPRESENTATIVE_HOST_FACTS)
+    except jmespath.exceptions.JMESPathError as exc:
+        raise ClusterError('group_by %r fails on host_resources facts: %s' % (expression, exc))
+    return compiled
 
 
 def check_flavors(flavors):
@@ -70,37 +108,74 @@ def check_flavors(flavors):
 def _blank():
     totals = dict((field, 0) for field in ('count',) + STATISTICS_FIELDS)
     totals['inventory'] = {}
+    totals['missing'] = {}
     return totals
 
 
-def _add_host(totals, host):
-    totals['count'] += 1
+def is_host_facts(value):
+    """Whether an item of the input is host_resources facts: a dict with at least one host field
+    (a failed or skipped task's result has none, or says failed)."""
+    if not isinstance(value, dict) or value.get('failed'):
+        return False
+    return 'inventory' in value or any(field in value for field in STATISTICS_FIELDS)
+
+
+def _host_fields(host):
+    """(field -> value of the fields that add up, the names of those it lacks or has damaged)."""
+    values, missing = {}, []
     for field in STATISTICS_FIELDS:
         value = host.get(field)
-        if is_number(value):
-            totals[field] += value
-    for rc, record in (host.get('inventory') or {}).items():
-        if not isinstance(record, dict):
-            continue
+        if is_bounded_number(value):
+            values[field] = value
+        else:
+            missing.append(field)
+    inventory = host.get('inventory')
+    records = {}
+    if not isinstance(inventory, dict):
+        missing.append('inventory')
+    else:
+        for rc, record in inventory.items():
+            if not isinstance(record, dict):
+                missing.append('inventory.%s' % rc)
+                continue
+            summed = records[rc] = {}
+            for field in INVENTORY_FIELDS:
+                value = record.get(field)
+                if is_bounded_number(value):
+                    summed[field] = value
+                else:
+                    missing.append('inventory.%s.%s' % (rc, field))
+    return values, records, missing
+
+
+def _add_host(totals, fields):
+    values, records, missing = fields
+    totals['count'] += 1
+    for field, value in values.items():
+        totals[field] += value
+    for rc, record in records.items():
         summed = totals['inventory'].setdefault(rc, dict((field, 0) for field in INVENTORY_FIELDS))
-        for field in INVENTORY_FIELDS:
-            if is_number(record.get(field)):
-                summed[field] += record[field]
+        for field, value in record.items():
+            summed[field] += value
+    for field in missing:
+        totals['missing'][field] = totals['missing'].get(field, 0) + 1
 
 
 def host_fits(host, flavor):
     """How many more instances of ``flavor`` this host holds: the scarcest resource decides."""
-    inventory = host.get('inventory') or {}
+    inventory = host.get('inventory')
+    if not isinstance(inventory, dict):
+        return 0
     fits = None
     for field, rc in FLAVOR_RESOURCES:
         demand = flavor[field]
         if not demand:
             continue
         record = inventory.get(rc)
-        if not isinstance(record, dict) or not is_number(record.get('free')):
+        if not isinstance(record, dict) or not is_bounded_number(record.get('free')):
             return 0
         # Placement refuses an allocation larger than max_unit, whatever is free.
-        if is_number(record.get('max_unit')) and demand > record['max_unit']:
+        if is_bounded_number(record.get('max_unit')) and demand > record['max_unit']:
             return 0
         count = max(int(record['free'] // demand), 0)
         fits = count if fits is None else min(fits, count)
@@ -114,50 +189,82 @@ def group_key(value):
     return json.dumps(value, sort_keys=True)
 
 
+def _group(expression, facts):
+    """(group key, None) or (FAILED_GROUP, the error) when the expression fails on these facts."""
+    try:
+        return group_key(expression.search(facts)), None
+    except jmespath.exceptions.JMESPathError as exc:
+        return FAILED_GROUP, exc
+
+
 def group_of(expression, facts):
     """The group of one host: ``expression`` (a JMESPath string, or what ``compile_group_by``
     returned) evaluated on its ``host_resources`` facts, as a key (``group_key``); None without
-    an expression. Every grouping of the collection goes through here."""
+    an expression; ``FAILED_GROUP`` (``null``) when the expression fails on these facts.
+    Every grouping of the collection goes through here."""
     if expression is None:
         return None
     if isinstance(expression, str):
         expression = compile_group_by(expression)
-    return group_key(expression.search(facts))
+    return _group(expression, facts)[0]
 
 
-def cluster_totals(hosts, group_by=None, flavors=None):
+def _host_name(index, facts):
+    name = facts.get('hypervisor_hostname')
+    return name if isinstance(name, str) and name else 'item %d' % index
+
+
+def cluster_totals(hosts, group_by=None, flavors=None, warnings=None):
     """Sum ``host_resources`` facts; with ``group_by`` add ``groups`` and ``group_by`` (the expression,
-    so that a reader can group hosts the same way with ``group_of``), with ``flavors`` add ``fits``."""
+    so that a reader can group hosts the same way with ``group_of``), with ``flavors`` add ``fits``.
+
+    Items that are not host_resources facts are skipped, and a host whose ``group_by`` fails goes
+    to the ``null`` group; both add a message to ``warnings`` (a list) when one is given. A field
+    a host lacks (or has as no finite number) is not summed: ``missing`` counts those hosts per field.
+    """
+    if warnings is None:
+        warnings = []
     if not isinstance(hosts, (list, tuple)):
         raise ClusterError('input must be a list of host_resources facts, got %s' % type(hosts).__name__)
-    for index, host in enumerate(hosts):
-        if not isinstance(host, dict):
-            raise ClusterError('input item %d is not host_resources facts (a dict), got %s'
-                               % (index, type(host).__name__))
     expression = compile_group_by(group_by)
     flavors = check_flavors(flavors)
 
     totals = _blank()
     groups = {}
+    failed = []
     if flavors is not None:
         totals['fits'] = dict((name, 0) for name in flavors)
-    for host in hosts:
-        _add_host(totals, host)
+    for index, host in enumerate(hosts):
+        if not is_host_facts(host):
+            warnings.append('input item %d is not host_resources facts (%s); skipped'
+                            % (index, 'a failed result' if isinstance(host, dict) and host.get('failed')
+                               else 'a dict without host fields' if isinstance(host, dict)
+                               else type(host).__name__))
+            continue
+        fields = _host_fields(host)
+        _add_host(totals, fields)
         group = None
         if expression is not None:
-            key = group_of(expression, host)
+            key, error = _group(expression, host)
+            if error is not None:
+                failed.append((_host_name(index, host), error))
             group = groups.get(key)
             if group is None:
                 group = groups[key] = _blank()
                 if flavors is not None:
                     group['fits'] = dict((name, 0) for name in flavors)
-            _add_host(group, host)
+            _add_host(group, fields)
         if flavors is not None:
             for name, flavor in flavors.items():
                 count = host_fits(host, flavor)
                 totals['fits'][name] += count
                 if group is not None:
                     group['fits'][name] += count
+    if failed:
+        names = [name for name, _error in failed]
+        warnings.append('group_by %r failed on %s (%s): %s; counted in group %s'
+                        % (group_by, 'host %s' % names[0] if len(names) == 1 else '%d hosts' % len(names),
+                           ', '.join(names[:5]) + (', ...' if len(names) > 5 else ''), failed[0][1], FAILED_GROUP))
     if expression is not None:
         totals['group_by'] = str(group_by)
         totals['groups'] = groups

@@ -24,8 +24,31 @@ def test_bad_arguments_raise_naming_the_filter_and_argument(kwargs, needle):
     assert 'hypervisor.stats.cluster_totals' in str(err.value) and needle in str(err.value)
 
 
-def test_bad_input_raises_naming_the_item():
-    with pytest.raises(AnsibleFilterError, match='item 1'):
-        cluster_totals_filter([host(), None])
+def test_bad_input_raises_naming_the_argument():
     with pytest.raises(AnsibleFilterError, match='must be a list'):
         cluster_totals_filter({'a': host()})
+
+
+def test_items_that_are_not_host_facts_are_skipped_with_a_warning(capfd):
+    totals = cluster_totals_filter([host(), None, {'failed': True, 'msg': 'unreachable'}])
+    assert totals['count'] == 1
+    err = capfd.readouterr().err
+    assert 'hypervisor.stats.cluster_totals' in err and 'item 1' in err and 'item 2' in err
+
+
+def test_group_by_failing_at_run_time_warns_naming_the_host_and_expression(capfd):
+    facts = host()
+    facts['hypervisor_hostname'] = 'compute-a1'
+    totals = cluster_totals_filter([facts], group_by='abs(labels.cluster)')
+    assert totals['groups']['null']['count'] == 1
+    err = ' '.join(capfd.readouterr().err.split())
+    assert 'compute-a1' in err and 'abs(labels.cluster)' in err
+
+
+def test_documented_return_names_missing():
+    import yaml
+
+    from ansible_collections.hypervisor.stats.plugins.filter import cluster_totals
+
+    described = ' '.join(yaml.safe_load(cluster_totals.RETURN)['_value']['description'])
+    assert 'C(missing)' in described and 'missing' in cluster_totals_filter([host()])
