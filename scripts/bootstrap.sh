@@ -55,6 +55,12 @@ if [ "$PROFILE" = test ]; then
       "$cvenv/bin/pip" install -q "ansible-core==$core.*" -r requirements-core-versions.txt
       touch "$cvenv/.installed"
     fi
+    # The tests run ansible with the ansible.builtin.json stdout callback, a redirect to ansible.posix.json,
+    # which the ansible package of the main venv brings and ansible-core alone does not: lend it.
+    site=$("$cvenv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+    posix=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/ansible_collections/ansible/posix
+    mkdir -p "$site/ansible_collections/ansible"
+    ln -sfn "$posix" "$site/ansible_collections/ansible/posix"
   done
 fi
 
