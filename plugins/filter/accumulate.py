@@ -16,14 +16,35 @@ description:
   - Disk and network counters accumulate per device. The delta is C(current - baseline) when the
     sample comes from the same domain instance (same host, same C(domain_id)) and the counter did not
     go down; otherwise (reboot, migration, counter reset, hot-plugged device) the delta is C(current).
-    The first sample of a VM only sets its baseline.
+    The first sample of a VM only sets its baseline, and so does the first good reading of a counter
+    that was null so far on its domain instance.
+  - A null reading (vm_stats reports null when a device's or the CPU's stats call fails), and a device
+    missing from one sample, keep the last good baseline of that counter, so the next good reading
+    counts only the growth since. A counter lower than its baseline in a sample no newer than the
+    baseline is an older reading replayed, not a reset, and counts nothing.
+  - One UUID sampled on two hosts in one cycle (a live migration shows the domain on the source and
+    the destination; a cloned domain XML shares the UUID) gives a warning naming the UUID and the
+    hosts, and each host keeps its own entry for its own domain, counting that domain's growth once (a
+    domain that starts on the second host while the VM is known counts whole, its counters started with
+    it). When the UUID leaves a host (that host sampled without it, or not sampled at all) while it is
+    sampled elsewhere, the left entry's totals are added into the entry of the first host, in name
+    order, that has the UUID this cycle; its baseline stays under that host's C(moved) until
+    O(retention_seconds) passes, so that the same domain found there again counts only its growth
+    since. The totals of a VM are the sum of its entries over the hosts.
   - C(cpu_utilization) is the growth of C(cpu_time_ns) divided by the elapsed time times C(vcpus), in percent,
     between two samples of the same domain instance, clamped to 0-100; null on first sight, after a reset, or when Δt is not positive.
   - A VM that moved appears once, under its new host, with its totals carried over (also when the
     old host was not sampled this cycle). A VM missing from a sampled host stays there with
     C(state=gone) for O(retention_seconds), then is dropped. Hosts absent from O(samples) (unreachable this
     cycle) keep their entries. Totals never decrease.
-  - A malformed entry of O(_input) gives a warning and a fresh start for that host or VM.
+  - Every number of O(_input) is checked (a finite number, not negative where a counter is, an integer
+    where one is due, below 10**30 for totals and times and 2**64 for raw counters); NaN and infinity
+    are never written. A malformed host entry gives a warning naming the host and a fresh start for it;
+    a VM whose totals or times are damaged gives a warning naming the VM and host and starts afresh,
+    alone; a VM whose baseline alone is damaged keeps its totals and only sets a new baseline. A VM
+    entry written again without a sample (gone, or its host not sampled) has its damaged numbers
+    written as null.
+  - C(last_seen) is never before C(first_seen), also when a host's clock goes back.
 options:
   _input:
     description:
@@ -71,6 +92,9 @@ _value:
       C(disk_write_kb), C(disk_read_ios), C(disk_write_ios)), C(timed_out) when its last reading was stuck,
       and C(baseline), the raw counters the next cycle compares with (host, domain id, time, CPU time,
       and per device a list of counters; internal, kept compact for the fact cache).
+    - A UUID may be under two hosts (see the description); its totals are the sum of both entries.
+    - A host may have C(moved), UUID -> baseline of domains whose entries were added into another host's
+      (internal, see the description).
   type: dict
 '''
 

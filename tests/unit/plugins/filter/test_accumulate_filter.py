@@ -39,3 +39,20 @@ def test_documented_retention_default_is_the_schemas():
     documented = yaml.safe_load(accumulate.DOCUMENTATION)['options']['retention_seconds']['default']
     assert documented == DEFAULT_RETENTION_SECONDS
     assert accumulate.accumulate_filter.__defaults__ == (DEFAULT_RETENTION_SECONDS,)
+
+
+def test_documentation_states_the_two_hosts_rule_and_the_checks():
+    import yaml
+
+    from ansible_collections.hypervisor.stats.plugins.filter import accumulate
+
+    described = ' '.join(' '.join(yaml.safe_load(accumulate.DOCUMENTATION)['description']).split())
+    assert 'One UUID sampled on two hosts in one cycle' in described
+    assert 'keep the last good baseline' in described and 'NaN and infinity are never written' in described
+
+
+def test_filter_warns_naming_a_uuid_on_two_hosts(capfd):
+    state = accumulate_filter({}, {'h1': sample(100, vm()), 'h2': sample(100, vm())})
+    assert sorted(state) == ['h1', 'h2']
+    err = ' '.join(capfd.readouterr().err.split())
+    assert 'hypervisor.stats.accumulate' in err and 'on hosts h1 and h2' in err
