@@ -17,9 +17,9 @@ __metaclass__ = type
 import os
 import re
 import traceback
+from urllib.parse import unquote
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.six.moves.urllib.parse import unquote
 
 from ansible_collections.hypervisor.stats.plugins.module_utils.schema import DEFAULT_URI
 
