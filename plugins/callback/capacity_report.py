@@ -38,6 +38,7 @@ options:
       - Directory for C(capacity.json), C(capacity.prom) and C(capacity.html); created (mode C(0750)) if missing.
       - A relative path in C(ansible.cfg) is relative to that file.
       - Without it only the table is printed, and a warning says so when file formats are asked for.
+        An empty value (C(HYPERVISOR_STATS_REPORT_DIR=)) is the same as none, never the working directory.
     type: path
     env:
       - name: HYPERVISOR_STATS_REPORT_DIR
@@ -49,7 +50,7 @@ options:
       - Which outputs to produce. C(table) prints in the run's output (AWX shows it in the job log),
         C(json) writes C(capacity.json), C(prometheus) writes C(capacity.prom) in the text exposition format,
         C(html) writes C(capacity.html), a self-contained page.
-      - Unknown names give a warning and are ignored.
+      - Unknown names give a warning and are ignored; an empty list or value means the default, all four.
     type: list
     elements: str
     default: [table, json, prometheus, html]
@@ -73,6 +74,8 @@ options:
         then sums itself. A JMESPath expression evaluated on each host's C(host_resources) facts, for example
         C(labels.cluster), C(cpu_info.arch) or C(hypervisor_type); adds a total per group to every format
         and a C(group) label to the metrics.
+      - An expression that fails on host facts (for example C(abs(labels.cluster)), labels being text) gives a
+        warning and a report without groups.
       - When the run has a C(cluster_totals) result, the report shows the groups and flavor fits it computed,
         and puts each host in its group by the expression it was grouped by (its C(group_by)); this option
         is then ignored, so groups, fits and labels always agree.
@@ -116,7 +119,8 @@ import time
 from ansible import constants as C
 from ansible.plugins.callback import CallbackBase
 
-from ansible_collections.hypervisor.stats.plugins.plugin_utils.cluster import ClusterError, compile_group_by
+from ansible_collections.hypervisor.stats.plugins.plugin_utils import cluster as _cluster
+from ansible_collections.hypervisor.stats.plugins.plugin_utils.cluster import ClusterError
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_html import render_html
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_json import render_json
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_prometheus import render_prometheus
@@ -125,6 +129,11 @@ from ansible_collections.hypervisor.stats.plugins.plugin_utils.report_inputs imp
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.report_model import build_report
 
 FORMATS = ('table', 'json', 'prometheus', 'html')
+# An empty value of these is "not set" (an empty output_dir would otherwise be the working directory).
+BLANK_IS_UNSET = ('HYPERVISOR_STATS_REPORT_DIR', 'HYPERVISOR_STATS_REPORT_FORMATS', 'HYPERVISOR_STATS_REPORT_TOP',
+                  'HYPERVISOR_STATS_REPORT_GROUP_BY')
+# check_group_by also evaluates the expression on a full host_resources document (run-time failures).
+_check_group_by = getattr(_cluster, 'check_group_by', _cluster.compile_group_by)
 FILES = (('json', 'capacity.json', render_json),
          ('prometheus', 'capacity.prom', render_prometheus),
          ('html', 'capacity.html', render_html))
@@ -207,9 +216,16 @@ class CallbackModule(CallbackBase):
         self.group_by = None
 
     def set_options(self, task_keys=None, var_options=None, direct=None):
-        super(CallbackModule, self).set_options(task_keys=task_keys, var_options=var_options, direct=direct)
-        self.output_dir = self.get_option('output_dir')
+        blank = dict((name, os.environ.pop(name)) for name in BLANK_IS_UNSET
+                     if name in os.environ and not os.environ[name].strip())
+        try:
+            super(CallbackModule, self).set_options(task_keys=task_keys, var_options=var_options, direct=direct)
+        finally:
+            os.environ.update(blank)
+        self.output_dir = self.get_option('output_dir') or None
         formats = [str(f).strip().lower() for f in (self.get_option('formats') or []) if str(f).strip()]
+        if not formats:
+            formats = list(FORMATS)   # an empty list is "not set", not "write nothing"
         unknown = [f for f in formats if f not in FORMATS]
         if unknown:
             self._display.warning('capacity_report: formats: ignoring unknown %s (choose from %s)'
@@ -222,7 +238,7 @@ class CallbackModule(CallbackBase):
         self.top = top
         self.group_by = self.get_option('group_by') or None
         try:
-            compile_group_by(self.group_by)
+            _check_group_by(self.group_by)
         except ClusterError as exc:
             self._display.warning('capacity_report: %s; reporting without groups' % exc)
             self.group_by = None
@@ -249,7 +265,8 @@ class CallbackModule(CallbackBase):
             return
         self.stats_task_seen = self.stats_task_seen or stats_task
         message = None if _censored(result) else result._result.get('msg')
-        self.inputs.add_problem(result._host.get_name(), status, result._task.get_name(), message, ignored)
+        self.inputs.add_problem(result._host.get_name(), status, result._task.get_name(), message, ignored,
+                                hypervisor=stats_task)
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
         self._problem(result, 'failed', ignore_errors)
@@ -263,7 +280,15 @@ class CallbackModule(CallbackBase):
         if not (self.inputs.has_stats() or self.stats_task_seen):
             return
         try:
-            doc = build_report(self.inputs, time.time(), top=self.top, group_by=self.group_by)
+            try:
+                doc = build_report(self.inputs, time.time(), top=self.top, group_by=self.group_by)
+            except ClusterError as exc:
+                if not self.group_by:
+                    raise
+                # a group_by that fails on this run's facts costs the groups, not the report
+                self._display.warning('capacity_report: group_by %r: %s; reporting without groups' % (self.group_by, exc))
+                self.group_by = None
+                doc = build_report(self.inputs, time.time(), top=self.top, group_by=None)
         except Exception as exc:  # a report must never turn a finished run into a traceback
             self._display.warning('capacity_report: could not build the report: %s' % exc)
             return

@@ -17,7 +17,7 @@ from ansible_collections.hypervisor.stats.plugins.module_utils.schema import (
     ALLOCATION_RATIOS, DEFAULT_GROUP, DEFAULT_GROUP_BY, DEFAULT_RETENTION_SECONDS, DEFAULT_STORE_HOST, RESERVATIONS,
     is_number)
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.cluster import (
-    ClusterError, check_flavors, compile_group_by)
+    ClusterError, check_flavors, check_group_by)
 
 PREFIX = 'hypervisor_stats_'
 # Every input of the job (without the prefix) and what it must be. The role's
@@ -95,7 +95,7 @@ def check_cycle_inputs(values):
     checked.setdefault('retention_seconds', DEFAULT_RETENTION_SECONDS)
     try:
         check_options(checked)
-        compile_group_by(checked['group_by'])
+        check_group_by(checked['group_by'])  # compiles, and evaluates on a full host_resources document
         if 'flavors' in checked:
             checked['flavors'] = check_flavors(checked['flavors'])
     except CapacityError as exc:

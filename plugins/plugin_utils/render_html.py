@@ -153,7 +153,7 @@ def render_html(doc):
             if host['status'] != 'ok':
                 extra += '<span class="badge">%s</span>' % _h(host['status'])
             entries.append((host['host'], extra, host['running_vms'], host['inventory']))
-        missing = [p for p in doc['problems'] if p['host'] not in doc['hosts']]
+        missing = [p for p in doc['problems'] if p['host'] not in doc['hosts'] and p.get('hypervisor', True)]
         out.append('<h2>Hosts</h2><section class="panel" id="hosts">%s%s</section>' % (
             _legend(), _capacity_rows(entries, missing)))
     tops = []

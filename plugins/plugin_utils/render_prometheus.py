@@ -6,6 +6,7 @@ Gauges for capacity and utilisation, counters for the VMs' totals; every family 
 its HELP and TYPE, in first-seen order.
 """
 
+import math
 import re
 
 from ansible_collections.hypervisor.stats.plugins.module_utils.schema import GIB, KIB, MIB, RESOURCE_CLASSES
@@ -56,13 +57,38 @@ def _prom_label_name(name):
     return name if re.match(r'^[a-zA-Z_]', name) else '_' + name
 
 
+def _prom_label_names(names, prefix):
+    """Sanitised label names, one per name, unique: names that sanitise alike (``rack-key``, ``rack_key``)
+    get ``_2``, ``_3``... in the order of the original names, so the same labels always give the same names."""
+    taken, out = set(), {}
+    for name in sorted(names, key=str):
+        base = prefix + _prom_label_name(name)
+        label, n = base, 1
+        while label in taken:
+            n += 1
+            label = '%s_%d' % (base, n)
+        taken.add(label)
+        out[name] = label
+    return out
+
+
+def _finite(value):
+    """A sample value, or None for NaN and infinities, which are never written (a dropped sample is absent,
+    not a number that poisons every sum over it)."""
+    if isinstance(value, bool) or value is None:
+        return value
+    try:
+        return value if math.isfinite(value) else None
+    except TypeError:
+        return None
+
+
 def _prom_value(value):
     if isinstance(value, bool):
         return '1' if value else '0'
     if isinstance(value, int):
         return str(value)
-    text = repr(float(value))
-    return text if text not in ('inf', '-inf', 'nan') else {'inf': '+Inf', '-inf': '-Inf', 'nan': 'NaN'}[text]
+    return repr(float(value))
 
 
 class _Exposition:
@@ -73,6 +99,7 @@ class _Exposition:
         self.order = []
 
     def add(self, name, kind, help_text, labels, value):
+        value = _finite(value)
         if value is None:
             return
         name = PROM_PREFIX + name
@@ -135,7 +162,8 @@ def render_prometheus(doc):
         labels = [('host', host['host']), ('group', host['group'])]
         info = [('host', host['host']), ('hypervisor_hostname', host['hypervisor_hostname']),
                 ('hypervisor_type', host['hypervisor_type'])]
-        info += sorted(('label_' + _prom_label_name(k), v) for k, v in host['labels'].items())
+        names = _prom_label_names(host['labels'], 'label_')
+        info += sorted((names[k], v) for k, v in host['labels'].items())
         expo.add('host_info', 'gauge', 'Host description and labels; always 1.', info, 1)
         expo.add('host_up', 'gauge', '1 when the host answered every task of the run, 0 when it failed '
                  'or was unreachable.', labels, 1 if host['status'] == 'ok' else 0)
@@ -147,7 +175,7 @@ def render_prometheus(doc):
                  'Disk left if every thin disk grew to its size (Nova disk_available_least).',
                  labels, None if host['disk_available_least'] is None else host['disk_available_least'] * GIB)
     for problem in doc['problems']:
-        if problem['host'] not in doc['hosts']:
+        if problem['host'] not in doc['hosts'] and problem.get('hypervisor', True):
             expo.add('host_up', 'gauge', '', [('host', problem['host']), ('group', None)], 0)
     cluster = doc['cluster']
     expo.add('cluster_hosts', 'gauge', 'Hosts in the cluster totals.', [], cluster['count'])

@@ -2,7 +2,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The capacity report as plain text for the job log: 80 columns, no colour."""
 
+import re
 import textwrap
+import unicodedata
 
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_text import (
     TABLE_RESOURCES, TOP_KINDS, amount, fits_rows, ordered_hosts, problem_text, summary_text, top_rows, top_title,
@@ -11,18 +13,61 @@ from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_text impor
 HEADROOM_UNITS = {'VCPU': 'vCPUs', 'MEMORY_MB': 'GiB RAM', 'DISK_GB': 'GiB disk'}
 
 
+_CONTROL = re.compile('[\x00-\x1f\x7f-\x9f\u2028\u2029]')
+
+
+def one_line(text):
+    """A cell on one line: newlines, tabs and other control characters become spaces."""
+    return _CONTROL.sub(' ', str(text))
+
+
+def _char_width(char):
+    if unicodedata.combining(char):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ('W', 'F') else 1
+
+
+def text_width(text):
+    """Columns a text takes in a terminal: wide (CJK) characters two, combining marks none."""
+    text = str(text)
+    if text.isascii():
+        return len(text)
+    return sum(_char_width(c) for c in text)
+
+
+def _cut(text, width, from_end=False):
+    """The longest start (or end) of ``text`` at most ``width`` columns wide."""
+    chars = reversed(text) if from_end else iter(text)
+    taken, used = [], 0
+    for char in chars:
+        used += _char_width(char)
+        if used > width:
+            break
+        taken.append(char)
+    return ''.join(reversed(taken)) if from_end else ''.join(taken)
+
+
 def _fit(text, width):
     """Cut in the middle with ~, so names that share a prefix stay apart (compute-0001 ... compute-0002)."""
-    text = str(text)
-    if len(text) <= width:
+    text = one_line(text)
+    if text_width(text) <= width:
         return text
-    head = (width - 1) // 2
-    return text[:head] + '~' + text[len(text) - (width - 1 - head):]
+    if text.isascii():
+        head = (width - 1) // 2
+        return text[:head] + '~' + text[len(text) - (width - 1 - head):]
+    head = _cut(text, (width - 1) // 2)
+    tail = _cut(text, width - 1 - text_width(head), from_end=True)
+    return head + '~' + tail
+
+
+def _pad(text, width, right):
+    fill = ' ' * max(width - text_width(text), 0)
+    return fill + text if right else text + fill
 
 
 def column_widths(header, rows, width=80, indent='', squeeze=(0,)):
     """Widths from content; the widest of the ``squeeze`` columns is cut, in turn, until the table fits."""
-    widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
+    widths = [max(text_width(one_line(row[i])) for row in [header] + rows) for i in range(len(header))]
     excess = len(indent) + sum(widths) + 2 * (len(widths) - 1) - width
     while excess > 0:
         column = max(squeeze, key=lambda i: widths[i])
@@ -41,7 +86,7 @@ def text_columns(header, rows, right, width=80, indent='', squeeze=(0,), widths=
         parts = []
         for i, cell in enumerate(row):
             cell = _fit(cell, widths[i])
-            parts.append(cell.rjust(widths[i]) if i in right else cell.ljust(widths[i]))
+            parts.append(_pad(cell, widths[i], i in right))
         lines.append((indent + '  '.join(parts)).rstrip())
     return lines
 
@@ -76,8 +121,8 @@ def _capacity_table(doc, width):
         captions += (' %s ' % name).center(span, '-') + '  '
         column += 3
     out = [captions.rstrip(), lines[0]] + lines[1:1 + len(rows)]
-    for problem in doc['problems']:
-        if problem['host'] not in doc['hosts']:
+    for problem in doc['problems']:   # a hypervisor without facts; the store host's failures are listed below only
+        if problem['host'] not in doc['hosts'] and problem.get('hypervisor', True):
             out.append(_fit('%s  %s, no capacity data' % (problem['host'], problem['status'].upper()), width))
     out.append('-' * len(lines[0]))
     return out + lines[1 + len(rows):]
@@ -116,6 +161,6 @@ def render_table(doc, width=80):
     if doc['problems']:
         lines += ['', 'Hosts with problems (%d):' % len(doc['problems'])]
         for problem in doc['problems']:
-            lines += textwrap.wrap(problem_text(problem), width, initial_indent='  ! ', subsequent_indent='    ',
+            lines += textwrap.wrap(one_line(problem_text(problem)), width, initial_indent='  ! ', subsequent_indent='    ',
                                    break_on_hyphens=False)
     return '\n'.join(line.rstrip() for line in lines)

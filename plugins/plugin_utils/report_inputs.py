@@ -100,15 +100,19 @@ class ReportInputs:
             taken = True
         return taken
 
-    def add_problem(self, host, status, task, message, ignored=False):
-        """Record a failed or unreachable host; unreachable outranks failed, the first message stays."""
+    def add_problem(self, host, status, task, message, ignored=False, hypervisor=True):
+        """Record a failed or unreachable host; unreachable outranks failed, the first message stays.
+        ``hypervisor``: the problem is a hypervisor's (a host_resources or vm_stats task); a failure
+        elsewhere (the store host's step) is only listed, never shown as a host without capacity data."""
         if status not in PROBLEM_STATUSES:
             raise ValueError('status must be one of %s' % ', '.join(PROBLEM_STATUSES))
         known = self.problems.get(host)
         if known and (known['status'] == 'unreachable' or status == 'failed'):
+            known['hypervisor'] = known['hypervisor'] or bool(hypervisor)
             return
         self.problems[host] = {'status': status, 'task': task, 'message': short_message(message),
-                               'ignored': bool(ignored)}
+                               'ignored': bool(ignored),
+                               'hypervisor': bool(hypervisor) or bool(known and known['hypervisor'])}
 
     def has_stats(self):
         return bool(self.host_resources or self.vm_stats or self.counters or self.cluster)

@@ -94,3 +94,35 @@ def test_promtool_accepts_the_exposition(tmp_path):
                                 capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stdout + result.stderr
         assert result.stdout.strip() == '' and result.stderr.strip() == '', result.stdout + result.stderr
+
+
+def test_labels_that_sanitise_alike_get_unique_names_promtool_accepts(tmp_path):
+    hosts, _vms = cluster_inputs()
+    inputs = ReportInputs()
+    for order in (('rack-key', 'rack_key', 'rack.key'), ('rack.key', 'rack_key', 'rack-key')):
+        facts = dict(hosts['hv-a1'], labels=dict((name, 'v-' + name) for name in order))
+        inputs.add_facts('hv-a1', {'host_resources': facts})
+        text = render_prometheus(build_report(inputs, NOW))
+        result = subprocess.run([PROMTOOL, 'check', 'metrics'], input=text, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0 and 'duplicate' not in result.stdout + result.stderr, result.stdout + result.stderr
+        info = [line for line in text.splitlines() if line.startswith('hypervisor_stats_host_info{')][0]
+        # the same labels give the same names, whatever their order: sorted originals, then _2, _3
+        assert 'label_rack_key="v-rack-key"' in info and 'label_rack_key_2="v-rack.key"' in info
+        assert 'label_rack_key_3="v-rack_key"' in info
+
+
+def test_nan_and_infinities_are_never_written():
+    doc = full_doc()
+    host = next(iter(doc['hosts'].values()))
+    host['inventory']['VCPU']['utilization'] = float('nan')
+    host['inventory']['VCPU']['allocation_ratio'] = float('inf')
+    doc['cluster']['inventory']['MEMORY_MB']['free'] = float('-inf')
+    vm = next(iter(doc['vms'].values()))
+    vm['cpu_utilization'] = float('nan')
+    text = render_prometheus(doc)
+    for bad in ('NaN', 'Inf', 'nan', 'inf'):
+        assert not [line for line in text.splitlines() if line.split(' ')[-1].lstrip('+-') == bad], bad
+    assert 'hypervisor_stats_host_vcpus_utilization_ratio{host="%s"' % host['host'] not in text
+    assert 'hypervisor_stats_host_vcpus_capacity{host="%s"' % host['host'] in text, 'only the bad samples go'
+    result = subprocess.run([PROMTOOL, 'check', 'metrics'], input=text, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -52,3 +52,51 @@ def test_table_top_lists_in_order():
     start = next(i for i, line in enumerate(lines) if line.startswith('Top 5 VMs by disk I/O'))
     assert 'cumulative' in lines[start]
     assert lines[start + 2].split()[:4] == ['db', 'hv-b1', '3.0', 'GiB']
+
+
+def _columns(line):
+    import unicodedata
+    return sum(2 if unicodedata.east_asian_width(c) in ('W', 'F') else 1 for c in line)
+
+
+def test_newlines_and_wide_characters_keep_the_columns():
+    from report_data import NOW, cluster_inputs, vm, vm_stats
+    from ansible_collections.hypervisor.stats.plugins.plugin_utils.report_inputs import ReportInputs
+    from ansible_collections.hypervisor.stats.plugins.plugin_utils.report_model import build_report
+    hosts, _vms = cluster_inputs()
+    inputs = ReportInputs()
+    names = {'hv-a1': 'hv-a1\nevil', 'hv-a2': '東京-計算機-01', 'hv-b1': 'hv-b1', 'hv-b2': '北京\t節点'}
+    for name, facts in hosts.items():
+        inputs.add_facts(names[name], {'host_resources': dict(facts, labels={'cluster': '集群\n1'})})
+    inputs.add_facts(names['hv-a2'], {'vm_stats': vm_stats('x', vm('仮想マシン\nweb', 'u-1', cpu_utilization=50.0),
+                                                              vm('plain', 'u-2', cpu_utilization=40.0))})
+    text = render_table(build_report(inputs, NOW, group_by='labels.cluster'))
+    lines = text.splitlines()
+    assert max(_columns(line) for line in lines) <= 80, text
+    table = lines[lines.index(next(line for line in lines if line.startswith('HOST'))):]
+    table = table[:next(i for i, line in enumerate(table) if line.startswith('---'))]
+    assert len(table) == 1 + 4, 'one line per host: %r' % table   # header + four hosts, no line broken
+    ends = set(_columns(line) for line in table)
+    assert len(ends) == 1, 'right-aligned columns end at one column: %r' % table
+    assert 'hv-a1 evil' in text and '東京-計算機-01' in text and '仮想マシン web' in text
+
+
+def test_a_failure_on_the_store_host_is_a_problem_not_a_hypervisor_row():
+    from report_data import NOW, cluster_inputs
+    from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_prometheus import render_prometheus
+    from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_html import render_html
+    from ansible_collections.hypervisor.stats.plugins.plugin_utils.report_inputs import ReportInputs
+    from ansible_collections.hypervisor.stats.plugins.plugin_utils.report_model import build_report
+    hosts, _vms = cluster_inputs()
+    inputs = ReportInputs()
+    for name, facts in hosts.items():
+        inputs.add_facts(name, {'host_resources': facts})
+    inputs.add_problem('localhost', 'failed', 'Store each hypervisor\'s counters', 'disk full', hypervisor=False)
+    inputs.add_problem('hv-c9', 'unreachable', 'Read capacity', 'no route', hypervisor=True)
+    doc = build_report(inputs, NOW)
+    text = render_table(doc)
+    assert 'hv-c9  UNREACHABLE, no capacity data' in text
+    assert 'localhost  FAILED' not in text and 'localhost failed in task' in text
+    prom = render_prometheus(doc)
+    assert 'host_up{host="hv-c9"} 0' in prom and 'host="localhost"' not in prom
+    assert 'localhost' not in render_html(doc).split('id="problems"')[0]
