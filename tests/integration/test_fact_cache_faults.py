@@ -88,7 +88,13 @@ def test_a_string_baseline_costs_only_that_host(tmp_path):
     vm = vm.get('value', vm)
     baseline = vm['baseline']
     baseline = baseline.get('value', baseline)
-    baseline['cpu_time_ns'] = str(baseline['cpu_time_ns'])
+    for key, value in list(baseline.items()):
+        if key != 'host':
+            baseline[key] = json.dumps(value) if not isinstance(value, str) else value
+    cumulative = vm['cumulative']
+    cumulative = cumulative.get('value', cumulative)
+    for key in list(cumulative):
+        cumulative[key] = str(cumulative[key])
     with open(path, 'w') as handle:
         json.dump({'__payload__': json.dumps(facts)}, handle)
 
