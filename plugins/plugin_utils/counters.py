@@ -102,10 +102,10 @@ def _devices_ok(devices, width):
     return True
 
 
-def _baseline_ok(baseline):
+def _baseline_ok(baseline, host):
     try:
         domain_id, at, cpu = baseline['domain_id'], baseline['collected_at'], baseline['cpu_time_ns']
-        return (isinstance(baseline['host'], str)
+        return (baseline['host'] == host
                 and (domain_id is None or (isinstance(domain_id, int) and domain_id.__class__ is not bool))
                 and (at is None or is_bounded_number(at))
                 and (cpu is None or is_count(cpu))
@@ -115,7 +115,7 @@ def _baseline_ok(baseline):
         return False
 
 
-def _vm_problem(entry):
+def _vm_problem(entry, host):
     """None for a VM entry that can be trusted, else what is wrong: 'entry' (its totals or times
     are damaged: the VM restarts) or 'baseline' (its totals stay, its counting restarts)."""
     try:
@@ -126,7 +126,7 @@ def _vm_problem(entry):
             return 'entry'
     except (KeyError, TypeError):
         return 'entry'
-    if isinstance(baseline, dict) and len(baseline) == len(_BASELINE_KEYS) and _baseline_ok(baseline):
+    if isinstance(baseline, dict) and len(baseline) == len(_BASELINE_KEYS) and _baseline_ok(baseline, host):
         return None
     return 'baseline'
 
@@ -174,12 +174,32 @@ def _carried_changed(vm, carried):
         memory.get(field) is not None and carried['memory'].get(field) is None for field in MEMORY_FIELDS)
 
 
+def _clean_moved(host, moved, warnings, dropped):
+    """The checked baselines a host keeps for domains whose entries moved; without the baseline of a
+    domain, its return to the host cannot be told from a new domain: a damaged one is dropped, and
+    the domain's next sample there only sets a baseline."""
+    if not isinstance(moved, dict):
+        warnings.append('previous counters of host %s have a malformed "moved"; the VMs found there this '
+                        'cycle only set a baseline' % host)
+        dropped.add(host)
+        return {}
+    kept = {}
+    for uuid, baseline in moved.items():
+        if isinstance(uuid, str) and isinstance(baseline, dict) and len(baseline) == len(_BASELINE_KEYS) \
+                and _baseline_ok(baseline, host):
+            kept[uuid] = baseline
+        else:
+            warnings.append('previous baseline of VM %s, moved from host %s, is malformed; dropped' % (uuid, host))
+            dropped.add((host, uuid))
+    return kept
+
+
 def clean_previous(previous, samples, warnings, dropped=None):
     """Keep the well-formed part of last cycle's state; warn about the rest, which starts afresh.
 
     ``samples`` (host -> this cycle's facts) tells which VMs will be sampled; the others are
     written again as they are, so their every field is checked. ``dropped`` collects the
-    (host, uuid) whose entry was dropped.
+    (host, uuid) whose entry was dropped, and the hosts whose entry was.
     """
     if previous is None or previous == '':
         return {}
@@ -194,22 +214,25 @@ def clean_previous(previous, samples, warnings, dropped=None):
             continue
         if not isinstance(host, str):
             warnings.append('previous counters have a host key %r that is not a host name; dropped' % (host,))
+            dropped.add(str(host))
             continue
         if not isinstance(entry, dict) or not isinstance(entry.get('vms'), dict) \
                 or not is_bounded_number(entry.get('collected_at')):
             warnings.append('previous counters of host %s are malformed; starting afresh for this host' % host)
+            dropped.add(host)
             continue
         sample = samples.get(host)
         sampled = sample['vms'] if sample is not None else _EMPTY
         vms = {}
         for uuid, vm in entry['vms'].items():
-            problem = _vm_problem(vm)
+            problem = _vm_problem(vm, host)
             if problem is None and uuid in sampled:
                 vms[uuid] = vm
                 continue
             if not isinstance(uuid, str):
                 warnings.append('previous counters of host %s have a VM key %r that is not a UUID; dropped'
                                 % (host, uuid))
+                dropped.add((host, str(uuid)))
                 continue
             if problem == 'entry':
                 dropped.add((host, uuid))
@@ -229,13 +252,7 @@ def clean_previous(previous, samples, warnings, dropped=None):
                                 % (uuid, host))
             vms[uuid] = carried
         moved = entry.get('moved')
-        if isinstance(moved, dict):
-            moved = dict((uuid, baseline) for uuid, baseline in moved.items()
-                         if isinstance(uuid, str) and isinstance(baseline, dict)
-                         and len(baseline) == len(_BASELINE_KEYS) and _baseline_ok(baseline)
-                         and baseline['collected_at'] is not None)
-        else:
-            moved = {}
+        moved = {} if moved is None else _clean_moved(host, moved, warnings, dropped)
         cleaned[host] = {'hypervisor_hostname': _text(entry.get('hypervisor_hostname')), 'uri': _text(entry.get('uri')),
                          'collected_at': entry['collected_at'], 'vms': vms, 'moved': moved}
     return cleaned
@@ -421,6 +438,11 @@ def accumulate(previous, samples, retention_seconds=DEFAULT_RETENTION_SECONDS):
             gc.enable()
 
 
+def _other_domain(host, sample_at):
+    """A measured baseline of no domain: whatever domain is sampled next on the host counts whole."""
+    return {'host': host, 'domain_id': None, 'collected_at': sample_at, 'cpu_time_ns': None, 'disks': {}, 'nics': {}}
+
+
 def _fresh(sample_at, baseline):
     """A VM entry with no totals yet, counting from ``baseline``."""
     return {'name': None, 'first_seen': sample_at, 'last_seen': sample_at,
@@ -431,6 +453,8 @@ def _absorb(entry, others):
     """``entry`` (a copy) with the totals of the entries in ``others`` added: they are the same VM,
     whose domains left their hosts."""
     entry = dict(entry, cumulative=entry['cumulative'].copy())
+    if entry['first_seen'] > entry['last_seen']:
+        entry['last_seen'] = entry['first_seen']
     cumulative = entry['cumulative']
     for other in others:
         for name in COUNTERS:
@@ -474,8 +498,8 @@ def _accumulate(previous, samples, retention_seconds):
             for uuid in leaving:
                 vm = entry['vms'][uuid]
                 released.setdefault(uuid, []).append(vm)
-                if vm['baseline']['collected_at'] is not None:
-                    moved[uuid] = vm['baseline']
+                # (An unmeasured baseline stays too: that domain found here again only sets a baseline.)
+                moved[uuid] = vm['baseline']
         if sample is None:
             vms = entry['vms']
             if leaving:
@@ -504,21 +528,19 @@ def _accumulate(previous, samples, retention_seconds):
                         known = _fresh(sample_at, moved[uuid])
                         moved = dict(moved)
                         del moved[uuid]
-                    elif (host, uuid) not in dropped and uuid not in released:
+                    elif uuid not in released and (host, uuid) not in dropped and host not in dropped:
                         if every is None:
                             every = set()
                             for entry in previous.values():
                                 every.update(entry['vms'])
                         if uuid in every:
                             # Another domain of a known VM, started on this host since: all of it is new.
-                            known = _fresh(sample_at, {'host': host, 'domain_id': None, 'collected_at': sample_at,
-                                                       'cpu_time_ns': None, 'disks': {}, 'nics': {}})
+                            known = _fresh(sample_at, _other_domain(host, sample_at))
                 if uuid in released and where[uuid] == host:
                     others = released.pop(uuid)
                     if known is None:
-                        # Moved here: the first domain here counts whole against the old host's baseline.
-                        known = dict(others[0], name=others[0].get('name'))
-                        others = others[1:]
+                        # Moved here: the domain here is another one, all of it new.
+                        known = _fresh(sample_at, _other_domain(host, sample_at))
                     known = _absorb(known, others)
             vms[uuid] = _update_vm(host, sample_at, vm, known, warnings)
         # VMs this host had that are no longer anywhere: kept as gone until the retention ends.
@@ -535,8 +557,10 @@ def _accumulate(previous, samples, retention_seconds):
             'collected_at': sample_at,
             'vms': vms,
         }
+        # Kept until the retention ends; an unmeasured one only until the host is sampled without the domain.
         moved = dict((uuid, baseline) for uuid, baseline in moved.items()
-                     if uuid not in vms and sample_at - baseline['collected_at'] <= retention_seconds)
+                     if uuid not in vms and baseline['collected_at'] is not None
+                     and sample_at - baseline['collected_at'] <= retention_seconds)
         if moved:
             state[host]['moved'] = moved
     return state, warnings
