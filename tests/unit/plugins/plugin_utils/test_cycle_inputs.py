@@ -77,3 +77,10 @@ def test_the_role_documents_exactly_the_inputs_the_check_knows():
     specs = yaml.safe_load(open(os.path.join(ROOT, 'roles', 'cycle', 'meta', 'argument_specs.yml')))
     for entry_point, spec in specs['argument_specs'].items():
         assert sorted(spec['options']) == sorted(PREFIX + name for name in INPUTS), entry_point
+
+
+def test_a_group_by_that_fails_on_host_facts_is_refused_up_front():
+    # valid JMESPath, but labels are text: abs() fails on every host at run time
+    with pytest.raises(CycleInputError, match='hypervisor_stats_group_by'):
+        check_cycle_inputs({'hypervisor_stats_group_by': 'abs(labels.cluster)'})
+    assert check_cycle_inputs({'hypervisor_stats_group_by': 'labels.rack'})['group_by'] == 'labels.rack'
