@@ -93,8 +93,9 @@ class CycleCache(object):
         except Exception as exc:
             raise CacheFault('the fact cache (%s, %s) cannot be used: %s' % (
                 name, getattr(C, 'CACHE_PLUGIN_CONNECTION', None), _reason(exc)))
-        if not plugin:
-            raise CacheFault('the fact cache plugin %s cannot be loaded' % name)
+        if not plugin:   # before 2.19 the loader gives None when the plugin refuses its connection
+            raise CacheFault('the fact cache (%s, %s) cannot be used: the plugin cannot be loaded with it'
+                             % (name, getattr(C, 'CACHE_PLUGIN_CONNECTION', None)))
         return cls(plugin, name)
 
     # --- where an entry lives -------------------------------------------------
