@@ -115,9 +115,52 @@ def _baseline_ok(baseline, host):
         return False
 
 
+_TOTAL_F = float(MAX_TOTAL)
+_COUNTER_F = float(MAX_COUNTER)   # 2**64 exactly
+_N_COUNTERS = len(COUNTERS)
+_N_BASELINE = len(_BASELINE_KEYS)
+_DISKS_WIDTH = _WIDTH['disks']
+_NICS_WIDTH = _WIDTH['nics']
+
+
 def _vm_problem(entry, host):
     """None for a VM entry that can be trusted, else what is wrong: 'entry' (its totals or times
-    are damaged: the VM restarts) or 'baseline' (its totals stay, its counting restarts)."""
+    are damaged: the VM restarts) or 'baseline' (its totals stay, its counting restarts).
+
+    The usual entry (plain ints and floats, every counter read) passes the inlined checks below;
+    anything else, a subclass of int included, gets the careful ones."""
+    try:
+        baseline = entry['baseline']
+        values = _CUMULATIVE_GETTER(entry['cumulative'])
+        first, last = entry['first_seen'], entry['last_seen']
+        at, cpu, domain_id = baseline['collected_at'], baseline['cpu_time_ns'], baseline['domain_id']
+        if (0 <= min(values) and sum(values) < _TOTAL_F and bool not in map(type, values)
+                and len(entry['cumulative']) == _N_COUNTERS and len(baseline) == _N_BASELINE
+                and baseline['host'] == host
+                and (first.__class__ is int or first.__class__ is float) and -_TOTAL_F < first < _TOTAL_F
+                and (last.__class__ is int or last.__class__ is float) and -_TOTAL_F < last < _TOTAL_F
+                and (domain_id.__class__ is int or domain_id is None)
+                and (at.__class__ is int or at.__class__ is float) and -_TOTAL_F < at < _TOTAL_F
+                and (cpu.__class__ is int or cpu.__class__ is float) and 0 <= cpu < _COUNTER_F):
+            disks, nics = baseline['disks'], baseline['nics']
+            if disks.__class__ is dict and nics.__class__ is dict:
+                for values in disks.values():
+                    if not (values.__class__ is list and len(values) == _DISKS_WIDTH and 0 <= min(values)
+                            and sum(values) < _COUNTER_F and bool not in map(type, values)):
+                        break
+                else:
+                    for values in nics.values():
+                        if not (values.__class__ is list and len(values) == _NICS_WIDTH and 0 <= min(values)
+                                and sum(values) < _COUNTER_F and bool not in map(type, values)):
+                            break
+                    else:
+                        return None
+    except (KeyError, TypeError, OverflowError):
+        pass
+    return _vm_problem_careful(entry, host)
+
+
+def _vm_problem_careful(entry, host):
     try:
         cumulative, baseline = entry['cumulative'], entry['baseline']
         if not (isinstance(cumulative, dict) and len(cumulative) == len(COUNTERS)
@@ -332,13 +375,16 @@ def _update_vm(host, sample_at, vm, known, warnings):
         vm = {'timed_out': True}
     get = vm.get
     memory, domain_id, vcpus = get('memory'), get('domain_id'), get('vcpus')
-    if domain_id is not None and (not isinstance(domain_id, int) or domain_id.__class__ is bool):
+    if domain_id.__class__ is not int and domain_id is not None \
+            and (not isinstance(domain_id, int) or domain_id.__class__ is bool):
         domain_id = None
+    if not (vcpus.__class__ is int and 0 <= vcpus < _COUNTER_F) and vcpus is not None and not is_count(vcpus):
+        vcpus = None
     entry = {
         'name': get('name'),
         'state': get('state'),
         'domain_id': domain_id,
-        'vcpus': vcpus if vcpus is None or is_count(vcpus) else None,
+        'vcpus': vcpus,
         'cpu_utilization': None,
         'memory': memory if isinstance(memory, dict) else {},
         'first_seen': sample_at,
