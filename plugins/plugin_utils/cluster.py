@@ -262,9 +262,9 @@ def cluster_totals(hosts, group_by=None, flavors=None, warnings=None):
                     group['fits'][name] += count
     if failed:
         names = [name for name, _error in failed]
-        warnings.append('group_by %r failed on %s (%s): %s; counted in group %s'
-                        % (group_by, 'host %s' % names[0] if len(names) == 1 else '%d hosts' % len(names),
-                           ', '.join(names[:5]) + (', ...' if len(names) > 5 else ''), failed[0][1], FAILED_GROUP))
+        where = 'host %s' % names[0] if len(names) == 1 else '%d hosts (%s)' % (
+            len(names), ', '.join(names[:5]) + (', ...' if len(names) > 5 else ''))
+        warnings.append('group_by %r failed on %s: %s; counted in group %s' % (group_by, where, failed[0][1], FAILED_GROUP))
     if expression is not None:
         totals['group_by'] = str(group_by)
         totals['groups'] = groups
