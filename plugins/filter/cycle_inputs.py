@@ -13,7 +13,8 @@ version_added: 0.1.0
 description:
   - Takes the C(hypervisor_stats_*) variables of the main job (role P(hypervisor.stats.cycle#role)) as they
     arrive from an inventory, extra vars or an AWX survey, and returns them checked and converted, keyed
-    by their name without the C(hypervisor_stats_) prefix.
+    by their name without the C(hypervisor_stats_) prefix. C(hypervisor_stats_uri) is checked but not returned,
+    so that a password in it never lands in a fact.
   - Numbers may be given as text; dicts (O(_input.hypervisor_stats_flavors), O(_input.hypervisor_stats_labels))
     as JSON or YAML text; an empty string means not set and is left out. An empty
     C(hypervisor_stats_group_by) turns grouping off (C(group_by) is then null); an unset one means C(labels.cluster).

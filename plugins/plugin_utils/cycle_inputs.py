@@ -63,6 +63,9 @@ def _mapping(name, value):
 def check_cycle_inputs(values):
     """{hypervisor_stats_<name>: raw value} -> {<name>: checked value}, unset ones left out.
 
+    ``uri`` is checked but left out of the result, which the cycle stores as a fact: the
+    modules take it from ``hypervisor_stats_uri`` itself and redact it at the source.
+
     An empty string or None means not set, except for ``group_by``, where an empty
     string turns grouping off (None then stands for "no groups").
     """
@@ -102,4 +105,6 @@ def check_cycle_inputs(values):
         raise CycleInputError(PREFIX + str(exc))
     except ClusterError as exc:
         raise CycleInputError('hypervisor_stats_%s' % exc)
+    # Checked, never returned: a password in it must not land in a fact that -v prints.
+    checked.pop('uri', None)
     return checked

@@ -78,8 +78,6 @@ def test_a_password_in_the_uri_leaks_nowhere(tmp_path):
     assert not leaks, '\n\n'.join(leaks)
 
 
-@pytest.mark.xfail(strict=True, reason='roles/cycle/tasks/gather.yml: the set_fact "Check this hypervisor\'s inputs" '
-                                       'shows cycle_host_inputs.uri from -v on (not a module: no_log belongs there)')
 def test_a_password_in_the_uri_leaks_nowhere_at_verbosity_3(tmp_path):
     # -vvv shows every result with its invocation: the modules' own echo is masked.
     files, output = run_cycle_with_secrets(tmp_path, '3')
