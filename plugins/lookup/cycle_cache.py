@@ -41,7 +41,7 @@ options:
     type: dict
     default: {}
 author:
-  - hypervisor.stats contributors
+  - hypervisor.stats contributors (@hypervisor-stats)
 '''
 
 EXAMPLES = r'''

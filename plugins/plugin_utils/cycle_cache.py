@@ -23,15 +23,13 @@ import json
 import os
 import time
 
-try:
-    from collections.abc import Mapping
-except ImportError:  # pragma: no cover
-    from collections import Mapping
+from collections.abc import Mapping
+
+from ansible_collections.hypervisor.stats.plugins.module_utils.schema import COUNTERS_FACT
 
 TAGGED_PREFIX = 's1_'          # ansible-core 2.19's key prefix (cache persistence schema 1)
 PAYLOAD = '__payload__'
 TYPE_KEY = '__ansible_type'
-COUNTERS_FACT = 'hypervisor_stats_counters'
 PROBE_KEY = 'hypervisor_stats_cache_probe'
 
 
