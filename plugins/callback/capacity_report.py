@@ -119,8 +119,7 @@ import time
 from ansible import constants as C
 from ansible.plugins.callback import CallbackBase
 
-from ansible_collections.hypervisor.stats.plugins.plugin_utils import cluster as _cluster
-from ansible_collections.hypervisor.stats.plugins.plugin_utils.cluster import ClusterError
+from ansible_collections.hypervisor.stats.plugins.plugin_utils.cluster import ClusterError, check_group_by
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_html import render_html
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_json import render_json
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_prometheus import render_prometheus
@@ -132,8 +131,6 @@ FORMATS = ('table', 'json', 'prometheus', 'html')
 # An empty value of these is "not set" (an empty output_dir would otherwise be the working directory).
 BLANK_IS_UNSET = ('HYPERVISOR_STATS_REPORT_DIR', 'HYPERVISOR_STATS_REPORT_FORMATS', 'HYPERVISOR_STATS_REPORT_TOP',
                   'HYPERVISOR_STATS_REPORT_GROUP_BY')
-# check_group_by also evaluates the expression on a full host_resources document (run-time failures).
-_check_group_by = getattr(_cluster, 'check_group_by', _cluster.compile_group_by)
 FILES = (('json', 'capacity.json', render_json),
          ('prometheus', 'capacity.prom', render_prometheus),
          ('html', 'capacity.html', render_html))
@@ -238,7 +235,8 @@ class CallbackModule(CallbackBase):
         self.top = top
         self.group_by = self.get_option('group_by') or None
         try:
-            _check_group_by(self.group_by)
+            # compiles it and evaluates it on a full host_resources document (run-time failures)
+            check_group_by(self.group_by)
         except ClusterError as exc:
             self._display.warning('capacity_report: %s; reporting without groups' % exc)
             self.group_by = None
