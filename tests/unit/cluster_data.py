@@ -15,3 +15,15 @@ def host(vcpu_free=10, mem_free=8192, disk_free=100, cluster='east', arch='x86_6
                  inventory={'VCPU': record(total_vcpus, vcpu_free), 'MEMORY_MB': record(65536, mem_free),
                             'DISK_GB': record(1000, disk_free)})
     return facts
+
+
+# (keyword arguments, what the message must name): refused by cluster_totals and by its filter
+BAD_ARGUMENTS = [
+    ({'group_by': 'labels.[cluster'}, 'group_by'),
+    ({'group_by': ''}, 'group_by'),
+    ({'flavors': {'small': {'memory_mb': 512, 'disk_gb': 1}}}, "flavors['small'].vcpus"),
+    ({'flavors': {'small': {'vcpus': 0, 'memory_mb': 512}}}, "flavors['small'].vcpus"),
+    ({'flavors': {'small': {'vcpus': 1, 'memory_mb': -1}}}, "flavors['small'].memory_mb"),
+    ({'flavors': {'small': 'big'}}, "flavors['small']"),
+    ({'flavors': ['small']}, 'flavors must be a dict'),
+]

@@ -49,3 +49,13 @@ def null_device(v, group, dev):
 def round_trip(state):
     """The state as the fact cache gives it back."""
     return json.loads(json.dumps(state, allow_nan=False))
+
+
+# (samples, retention, what the message must name): refused by accumulate and by its filter
+BAD_ARGUMENTS = [
+    ({'h1': sample(100)}, -1, 'retention_seconds'),
+    ({'h1': sample(100)}, 'week', 'retention_seconds'),
+    (['h1'], 60, 'samples must be a dict'),
+    ({'h1': {'collected_at': 1}}, 60, "samples['h1']"),
+    ({'h1': {'vms': {}, 'collected_at': 'now'}}, 60, "samples['h1'].collected_at"),
+]

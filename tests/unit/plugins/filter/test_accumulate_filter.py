@@ -4,19 +4,13 @@ import pytest
 
 from ansible.errors import AnsibleFilterError
 
-from counters_data import cum, sample, vm
+from counters_data import BAD_ARGUMENTS, cum, sample, vm
 
 from ansible_collections.hypervisor.stats.plugins.filter.accumulate import accumulate_filter
 from ansible_collections.hypervisor.stats.plugins.module_utils.schema import COUNTERS
 
 
-@pytest.mark.parametrize('samples,retention,needle', [
-    ({'h1': sample(100)}, -1, 'retention_seconds'),
-    ({'h1': sample(100)}, 'week', 'retention_seconds'),
-    (['h1'], 60, 'samples must be a dict'),
-    ({'h1': {'collected_at': 1}}, 60, "samples['h1']"),
-    ({'h1': {'vms': {}, 'collected_at': 'now'}}, 60, "samples['h1'].collected_at"),
-])
+@pytest.mark.parametrize('samples,retention,needle', BAD_ARGUMENTS)
 def test_bad_arguments_raise_naming_the_filter_and_argument(samples, retention, needle):
     with pytest.raises(AnsibleFilterError) as err:
         accumulate_filter({}, samples, retention)

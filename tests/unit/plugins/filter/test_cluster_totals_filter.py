@@ -4,20 +4,12 @@ import pytest
 
 from ansible.errors import AnsibleFilterError
 
-from cluster_data import host
+from cluster_data import BAD_ARGUMENTS, host
 
 from ansible_collections.hypervisor.stats.plugins.filter.cluster_totals import cluster_totals_filter
 
 
-@pytest.mark.parametrize('kwargs,needle', [
-    ({'group_by': 'labels.[cluster'}, 'group_by'),
-    ({'group_by': ''}, 'group_by'),
-    ({'flavors': {'small': {'memory_mb': 512, 'disk_gb': 1}}}, "flavors['small'].vcpus"),
-    ({'flavors': {'small': {'vcpus': 0, 'memory_mb': 512}}}, "flavors['small'].vcpus"),
-    ({'flavors': {'small': {'vcpus': 1, 'memory_mb': -1}}}, "flavors['small'].memory_mb"),
-    ({'flavors': {'small': 'big'}}, "flavors['small']"),
-    ({'flavors': ['small']}, 'flavors must be a dict'),
-])
+@pytest.mark.parametrize('kwargs,needle', BAD_ARGUMENTS)
 def test_bad_arguments_raise_naming_the_filter_and_argument(kwargs, needle):
     with pytest.raises(AnsibleFilterError) as err:
         cluster_totals_filter([host()], **kwargs)

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from cluster_data import host
+from cluster_data import BAD_ARGUMENTS, host
 
 from ansible_collections.hypervisor.stats.plugins.module_utils.schema import INVENTORY_FIELDS, STATISTICS_FIELDS
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.cluster import (
@@ -110,15 +110,7 @@ def test_empty_cluster():
     totals = cluster_totals([], group_by='labels.cluster', flavors={'f': {'vcpus': 1, 'memory_mb': 1}})
     assert totals['count'] == 0 and totals['groups'] == {} and totals['fits'] == {'f': 0}
 
-@pytest.mark.parametrize('kwargs,needle', [
-    ({'group_by': 'labels.[cluster'}, 'group_by'),
-    ({'group_by': ''}, 'group_by'),
-    ({'flavors': {'small': {'memory_mb': 512, 'disk_gb': 1}}}, "flavors['small'].vcpus"),
-    ({'flavors': {'small': {'vcpus': 0, 'memory_mb': 512}}}, "flavors['small'].vcpus"),
-    ({'flavors': {'small': {'vcpus': 1, 'memory_mb': -1}}}, "flavors['small'].memory_mb"),
-    ({'flavors': {'small': 'big'}}, "flavors['small']"),
-    ({'flavors': ['small']}, 'flavors must be a dict'),
-])
+@pytest.mark.parametrize('kwargs,needle', BAD_ARGUMENTS)
 def test_bad_arguments_raise_naming_the_argument(kwargs, needle):
     with pytest.raises(ClusterError) as err:
         cluster_totals([host()], **kwargs)

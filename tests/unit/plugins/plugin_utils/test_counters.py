@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from counters_data import KB, UUID, cum, run, sample, vm
+from counters_data import BAD_ARGUMENTS, KB, UUID, cum, run, sample, vm
 
 from ansible_collections.hypervisor.stats.plugins.module_utils.schema import COUNTERS, GONE
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.counters import AccumulateError, accumulate
@@ -287,13 +287,7 @@ def test_deltas_accumulate_per_vm_on_every_host():
     assert len(vms) == 2 and sum(vm['cumulative']['network_read_kb'] for vm in vms) == 6
 
 
-@pytest.mark.parametrize('samples,retention,needle', [
-    ({'h1': sample(100)}, -1, 'retention_seconds'),
-    ({'h1': sample(100)}, 'week', 'retention_seconds'),
-    (['h1'], 60, 'samples must be a dict'),
-    ({'h1': {'collected_at': 1}}, 60, "samples['h1']"),
-    ({'h1': {'vms': {}, 'collected_at': 'now'}}, 60, "samples['h1'].collected_at"),
-])
+@pytest.mark.parametrize('samples,retention,needle', BAD_ARGUMENTS)
 def test_bad_arguments_raise_naming_the_argument(samples, retention, needle):
     with pytest.raises(AccumulateError) as err:
         accumulate({}, samples, retention)
