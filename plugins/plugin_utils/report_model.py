@@ -140,12 +140,13 @@ def _memory(data):
 
 
 def _vms(inputs):
+    """Every domain instance the run saw, one per (host, UUID): during a live migration, or with
+    cloned XML, one UUID is on two hosts, and each host's counters are its own (as in the cache)."""
     vms = {}
     for host, stats in sorted(inputs.vm_stats.items()):
         for uuid, vm in sorted(_dict(_dict(stats).get('vms')).items()):
             vm = _dict(vm)
-            entry = vms.setdefault(str(uuid), _vm_entry(str(uuid), host))
-            entry['host'] = host
+            entry = vms.setdefault((host, str(uuid)), _vm_entry(str(uuid), host))
             entry.update({
                 'name': vm.get('name'), 'state': vm.get('state'), 'domain_id': number(vm.get('domain_id')),
                 'vcpus': number(vm.get('vcpus')), 'cpu_utilization': number(vm.get('cpu_utilization')),
@@ -156,8 +157,8 @@ def _vms(inputs):
     for host, counters in sorted(inputs.counters.items()):
         for uuid, vm in sorted(_dict(_dict(counters).get('vms')).items()):
             vm = _dict(vm)
-            live = str(uuid) in vms
-            entry = vms.setdefault(str(uuid), _vm_entry(str(uuid), host))
+            live = (host, str(uuid)) in vms
+            entry = vms.setdefault((host, str(uuid)), _vm_entry(str(uuid), host))
             entry['cumulative'] = _totals(vm.get('cumulative'), COUNTERS)
             entry['first_seen'] = number(vm.get('first_seen'))
             entry['last_seen'] = number(vm.get('last_seen'))
@@ -171,7 +172,12 @@ def _vms(inputs):
         if entry['name'] is None:
             entry['name'] = entry['uuid']
         entry['name'] = str(entry['name'])
-    return vms
+    hosts_of = {}
+    for host, uuid in vms:
+        hosts_of.setdefault(uuid, []).append(host)
+    # keyed by UUID, as users look VMs up; a UUID on several hosts gets one key per host
+    return dict((uuid if len(hosts_of[uuid]) == 1 else '%s@%s' % (uuid, host), entry)
+                for (host, uuid), entry in vms.items())
 
 
 def _top_entry(vm, value, **extra):

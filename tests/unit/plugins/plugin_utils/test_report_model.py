@@ -118,6 +118,22 @@ def test_vms_merge_live_stats_and_counters():
     assert doc['hosts']['hv-b1']['vms'] is None
 
 
+def test_a_uuid_on_two_hosts_keeps_each_hosts_row_and_counters():
+    # live migration: the domain shows on source and destination, each with its own counters
+    hosts, vms = cluster_inputs()
+    web = vms['web']
+    stats = {'hv-a1': vm_stats('hv-a1', web), 'hv-b1': vm_stats('hv-b1', web)}
+    counters = {'hv-a1': counters_entry((web, {'disk_read_kb': 7000}, 55.0)),
+                'hv-b1': counters_entry((web, {'disk_read_kb': 30}, 1.0))}
+    doc = build_report(inputs_with(hosts, stats, counters), NOW)
+    got = doc['vms']
+    assert set(got) == {web['uuid'] + '@hv-a1', web['uuid'] + '@hv-b1'}
+    assert got[web['uuid'] + '@hv-a1']['host'] == 'hv-a1'
+    assert got[web['uuid'] + '@hv-a1']['cumulative']['disk_read_kb'] == 7000
+    assert got[web['uuid'] + '@hv-b1']['cumulative']['disk_read_kb'] == 30
+    assert doc['hosts']['hv-a1']['vms'] == 1 and doc['hosts']['hv-b1']['vms'] == 1
+
+
 def test_top_lists_rank_limit_and_skip_gone():
     hosts, vms = cluster_inputs()
     gone = vm('old', '11111111-0000-0000-0000-0000000000ff', state='gone', cpu_utilization=99.0,
