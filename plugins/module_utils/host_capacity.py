@@ -211,6 +211,27 @@ def _pinned_into(domain, dedicated):
     return bool(dedicated) and bool(pins) and set(pins) <= dedicated
 
 
+def _ceil_div(value, unit):
+    return -(-value // unit)
+
+
+def allocations(active, dedicated):
+    """Each active domain's own claim on the inventory, keyed by UUID, as Placement records a
+    consumer's: vCPUs (as PCPU when pinned into the dedicated set), memory and local disk, rounded
+    up to whole MiB and GiB because a VM moved elsewhere needs whole units."""
+    claims = {}
+    for d in active:
+        resources = {
+            'PCPU' if _pinned_into(d, dedicated) else 'VCPU': d['vcpus'],
+            'MEMORY_MB': _ceil_div(d['memory_kb'], 1024),
+        }
+        disk_bytes = sum(x.get('capacity') or 0 for x in d['disks'] if x.get('type') in LOCAL_DISK_TYPES)
+        if disk_bytes:
+            resources['DISK_GB'] = _ceil_div(disk_bytes, GIB)
+        claims[d.get('uuid') or d['name']] = {'name': d['name'], 'resources': resources}
+    return claims
+
+
 def check_reservations(options):
     """Reservations: whole or not, finite numbers from 0 to MAX_RESERVATION (None means 0)."""
     for name in RESERVATIONS:
@@ -335,4 +356,5 @@ def host_facts(raw, options):
         'cpu_info': raw['cpu_info'],
         'numa_topology': raw['numa_topology'],
         'inventory': inventory,
+        'allocations': allocations(active, dedicated_set),
     }

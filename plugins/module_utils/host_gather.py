@@ -145,6 +145,7 @@ def read_domains(conn):
                 continue
             domains.append({
                 'name': dom.name(),
+                'uuid': dom.UUIDString(),
                 'active': active,
                 'vcpus': vcpus,
                 'memory_kb': max_kb,

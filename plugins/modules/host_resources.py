@@ -262,6 +262,16 @@ ansible_facts:
           sample:
             VCPU: {total: 16, reserved: 0, allocation_ratio: 4.0, min_unit: 1, max_unit: 16, step_size: 1,
                    used: 6, capacity: 64, free: 58}
+        allocations:
+          description:
+            - Each active domain's own claim on the inventory, keyed by domain UUID, as Placement records a
+              consumer's - C(name) and C(resources) (C(VCPU), or C(PCPU) when pinned into O(cpu_dedicated_set);
+              C(MEMORY_MB); C(DISK_GB) when it has local disks), rounded up to whole MiB and GiB.
+            - What the failover simulation re-places when a host is lost.
+          type: dict
+          returned: success
+          sample:
+            0d4c1b5e-3b1a-4d8e-9a51-1f2a3b4c5d6e: {name: web-1, resources: {VCPU: 2, MEMORY_MB: 4096, DISK_GB: 20}}
 '''
 
 from ansible_collections.hypervisor.stats.plugins.module_utils.host_capacity import (

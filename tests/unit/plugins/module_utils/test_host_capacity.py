@@ -28,7 +28,7 @@ def disk(capacity_gib, allocation_gib, fmt='qcow2', kind='file', target='vda'):
 
 
 def domain(name, active=True, vcpus=2, memory_mb=2048, current_mb=None, disks=(), pinned=()):
-    return {'name': name, 'active': active, 'vcpus': vcpus, 'memory_kb': memory_mb * 1024,
+    return {'name': name, 'uuid': 'uuid-' + name, 'active': active, 'vcpus': vcpus, 'memory_kb': memory_mb * 1024,
             'current_memory_kb': (current_mb if current_mb is not None else memory_mb) * 1024,
             'disks': list(disks), 'pinned_cpus': sorted(pinned)}
 
@@ -156,6 +156,21 @@ def test_pinned_domains_consume_pcpu():
     assert pcpu['used'] == 2 and vcpu['used'] == 5
     assert (pcpu['reserved'], pcpu['allocation_ratio'], pcpu['capacity'], pcpu['free']) == (0, 1.0, 4, 2)
     assert vcpu['capacity'] == 16 and vcpu['free'] == 11
+
+
+def test_allocations_are_each_running_domains_own_claim_rounded_up():
+    doms = [
+        domain('pinned', vcpus=2, memory_mb=1024, pinned=[4, 5], disks=[disk(10, 1)]),
+        domain('floating', vcpus=3, memory_mb=0, disks=[disk(0, 0, kind='network')]),
+        domain('off', active=False, vcpus=8, disks=[disk(50, 1)]),
+    ]
+    doms[1]['memory_kb'] = 1536   # 1.5 MiB: a VM moved elsewhere needs 2
+    doms[1]['disks'].append(dict(disk(1, 0, target='vdb'), capacity=GIB + 1))
+    f = facts(raw_host(doms, online=8), cpu_shared_set='0-3', cpu_dedicated_set='4-7')
+    assert f['allocations'] == {
+        'uuid-pinned': {'name': 'pinned', 'resources': {'PCPU': 2, 'MEMORY_MB': 1024, 'DISK_GB': 10}},
+        'uuid-floating': {'name': 'floating', 'resources': {'VCPU': 3, 'MEMORY_MB': 2, 'DISK_GB': 2}},
+    }
 
 
 def test_pinning_is_ignored_without_a_dedicated_set():
