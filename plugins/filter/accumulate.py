@@ -61,6 +61,12 @@ options:
     description: How long a VM that disappeared is kept (with C(state=gone)) before it is dropped.
     type: int
     default: 604800
+  now:
+    description:
+      - The cycle's timestamp in epoch seconds, standing for every sample's C(collected_at) (the main job passes
+        C(hypervisor_stats_now)). Omitted, each host's own C(collected_at) is used. Meant for replaying
+        simulated days in tests and demos.
+    type: float
 seealso:
   - plugin: hypervisor.stats.cluster_totals
     plugin_type: filter
@@ -105,11 +111,11 @@ from ansible_collections.hypervisor.stats.plugins.module_utils.schema import DEF
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.counters import AccumulateError, accumulate
 
 
-def accumulate_filter(previous, samples, retention_seconds=DEFAULT_RETENTION_SECONDS):
+def accumulate_filter(previous, samples, retention_seconds=DEFAULT_RETENTION_SECONDS, now=None):
     if isinstance(retention_seconds, str) and retention_seconds.strip().isdigit():
         retention_seconds = int(retention_seconds)
     try:
-        state, warnings = accumulate(previous, samples, retention_seconds)
+        state, warnings = accumulate(previous, samples, retention_seconds, now=now)
     except AccumulateError as exc:
         raise AnsibleFilterError('hypervisor.stats.accumulate: %s' % exc)
     display = Display()

@@ -465,14 +465,22 @@ def _placement(samples):
     return where, also
 
 
-def accumulate(previous, samples, retention_seconds=DEFAULT_RETENTION_SECONDS):
+def accumulate(previous, samples, retention_seconds=DEFAULT_RETENTION_SECONDS, now=None):
     """Return ``(state, warnings)``: the new per-host counters and what was wrong with the inputs.
 
     ``samples``: host -> ``vm_stats`` facts of this cycle. ``previous``: the state
     returned last cycle (None or {} on the first one). Hosts absent from
     ``samples`` keep their entries, except for VMs that turned up on a sampled
-    host this cycle: those move, so that no VM is counted twice.
+    host this cycle: those move, so that no VM is counted twice. ``now`` (epoch
+    seconds; ``hypervisor_stats_now``) stands for every sample's ``collected_at``:
+    the cycle's one timestamp when simulated days are replayed.
     """
+    if now is not None:
+        if not is_bounded_number(now) or isinstance(now, bool) or now < 0:
+            raise AccumulateError('now must be a timestamp in seconds, got %r' % (now,))
+        if isinstance(samples, dict):
+            samples = dict((host, dict(sample, collected_at=now) if isinstance(sample, dict) else sample)
+                           for host, sample in samples.items())
     # Ten-odd new containers per VM make CPython run full garbage collections over the whole
     # state again and again on big clusters; nothing here creates reference cycles.
     collecting = gc.isenabled()

@@ -32,7 +32,7 @@ def test_documented_retention_default_is_the_schemas():
 
     documented = yaml.safe_load(accumulate.DOCUMENTATION)['options']['retention_seconds']['default']
     assert documented == DEFAULT_RETENTION_SECONDS
-    assert accumulate.accumulate_filter.__defaults__ == (DEFAULT_RETENTION_SECONDS,)
+    assert accumulate.accumulate_filter.__defaults__[0] == DEFAULT_RETENTION_SECONDS
 
 
 def test_documentation_states_the_two_hosts_rule_and_the_checks():

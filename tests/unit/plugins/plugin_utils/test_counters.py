@@ -319,3 +319,20 @@ def test_dict_and_int_subclasses_as_ansible_passes_them_are_accepted():
     assert state['h1']['vms'][UUID]['name'] == 'web'
     assert 'timed_out' not in state['h1']['vms'][UUID]
     assert cum(state)['network_read_kb'] == 20
+
+
+def test_now_stands_for_every_samples_time():
+    # hypervisor_stats_now replays simulated days: the hosts' own clocks say 100 and 110
+    s1 = {'h1': sample(100, vm(cpu=0, vcpus=1))}
+    s2 = {'h1': sample(110, vm(cpu=864e11, vcpus=1))}   # one day of CPU
+    state = accumulate({}, s1, now=1000)[0]
+    state = accumulate(state, s2, now=1000 + 86400)[0]
+    entry = state['h1']['vms'][UUID]
+    assert (entry['first_seen'], entry['last_seen']) == (1000, 1000 + 86400)
+    assert entry['cpu_utilization'] == 100.0 and state['h1']['collected_at'] == 1000 + 86400
+
+
+@pytest.mark.parametrize('now', [-1, float('nan'), float('inf'), 'today', True])
+def test_a_bad_now_is_refused_naming_it(now):
+    with pytest.raises(AccumulateError, match='now'):
+        accumulate({}, {'h1': sample(100)}, now=now)
