@@ -91,6 +91,13 @@ DEFAULT_GROUP_BY = 'labels.cluster'
 # The main job: the inventory group of hypervisors, and the host whose fact cache keeps the cluster.
 DEFAULT_GROUP = 'hypervisors'
 DEFAULT_STORE_HOST = 'localhost'
+# Planning (controller side): simultaneous host losses simulated (0: off), and the forecasts'
+# window of daily points and the fewest points a forecast is made from.
+DEFAULT_FAILURES = 0
+MAX_FAILURES = 64
+DEFAULT_FORECAST_DAYS = 90
+DEFAULT_FORECAST_MIN_POINTS = 7
+MAX_FORECAST_DAYS = 3 * 366   # the daily history keeps three years
 # host_resources options with a default, as Nova's.
 HOST_OPTION_DEFAULTS = {
     'reserved_host_cpus': 0,

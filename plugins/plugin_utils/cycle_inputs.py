@@ -14,7 +14,8 @@ import yaml
 
 from ansible_collections.hypervisor.stats.plugins.module_utils.host_capacity import CapacityError, check_options
 from ansible_collections.hypervisor.stats.plugins.module_utils.schema import (
-    ALLOCATION_RATIOS, DEFAULT_GROUP, DEFAULT_GROUP_BY, DEFAULT_RETENTION_SECONDS, DEFAULT_STORE_HOST, RESERVATIONS,
+    ALLOCATION_RATIOS, DEFAULT_FAILURES, DEFAULT_FORECAST_DAYS, DEFAULT_FORECAST_MIN_POINTS, DEFAULT_GROUP,
+    DEFAULT_GROUP_BY, DEFAULT_RETENTION_SECONDS, DEFAULT_STORE_HOST, MAX_FAILURES, MAX_FORECAST_DAYS, RESERVATIONS,
     is_number)
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.cluster import (
     ClusterError, check_flavors, check_group_by)
@@ -25,9 +26,16 @@ PREFIX = 'hypervisor_stats_'
 INPUTS = dict(
     [(name, 'text') for name in ('group', 'store_host', 'uri', 'cpu_shared_set', 'cpu_dedicated_set',
                                  'instances_path', 'storage_pool')]
-    + [(name, 'whole') for name in ('retention_seconds',) + RESERVATIONS]
-    + [(name, 'positive') for name in ALLOCATION_RATIOS + ('vm_timeout',)]
-    + [('labels', 'dict'), ('flavors', 'dict'), ('group_by', 'group_by')])
+    + [(name, 'whole') for name in ('retention_seconds', 'failures', 'forecast_days', 'forecast_min_points')
+       + RESERVATIONS]
+    + [(name, 'positive') for name in ALLOCATION_RATIOS + ('vm_timeout', 'now')]
+    + [('labels', 'dict'), ('flavors', 'dict'), ('planned', 'list'), ('group_by', 'group_by')])
+# Whole-number inputs with bounds of their own: (lowest, highest).
+BOUNDS = {
+    'failures': (0, MAX_FAILURES),
+    'forecast_days': (1, MAX_FORECAST_DAYS),
+    'forecast_min_points': (2, MAX_FORECAST_DAYS),
+}
 
 
 class CycleInputError(ValueError):
@@ -60,6 +68,25 @@ def _mapping(name, value):
     return dict(value)
 
 
+def _list(name, value):
+    """A list, or its JSON/YAML text."""
+    if isinstance(value, str):
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise CycleInputError('%s is not valid JSON/YAML: %s' % (PREFIX + name, ' '.join(str(exc).split())))
+    if not isinstance(value, (list, tuple)):
+        raise CycleInputError('%s must be a list (or its JSON/YAML text), got %r' % (PREFIX + name, value))
+    return list(value)
+
+
+def _bounded(name, number):
+    low, high = BOUNDS.get(name, (0, None))
+    if number < low or (high is not None and number > high):
+        raise CycleInputError('%s must be from %d to %d, got %r' % (PREFIX + name, low, high, number))
+    return number
+
+
 def check_cycle_inputs(values):
     """{hypervisor_stats_<name>: raw value} -> {<name>: checked value}, unset ones left out.
 
@@ -83,11 +110,13 @@ def check_cycle_inputs(values):
         if value is None or (isinstance(value, str) and not value.strip()):
             continue
         if kind == 'whole':
-            checked[name] = int(_number(name, value, True))
+            checked[name] = _bounded(name, int(_number(name, value, True)))
         elif kind == 'positive':
             checked[name] = _number(name, value, False)
         elif kind == 'dict':
             checked[name] = _mapping(name, value)
+        elif kind == 'list':
+            checked[name] = _list(name, value)
         elif not isinstance(value, str):
             raise CycleInputError('%s must be text, got %r' % (PREFIX + name, value))
         else:
@@ -96,6 +125,9 @@ def check_cycle_inputs(values):
     checked.setdefault('group', DEFAULT_GROUP)
     checked.setdefault('store_host', DEFAULT_STORE_HOST)
     checked.setdefault('retention_seconds', DEFAULT_RETENTION_SECONDS)
+    checked.setdefault('failures', DEFAULT_FAILURES)
+    checked.setdefault('forecast_days', DEFAULT_FORECAST_DAYS)
+    checked.setdefault('forecast_min_points', DEFAULT_FORECAST_MIN_POINTS)
     try:
         check_options(checked)
         check_group_by(checked['group_by'])  # compiles, and evaluates on a full host_resources document

@@ -6,13 +6,15 @@ import pytest
 import yaml
 
 from ansible_collections.hypervisor.stats.plugins.module_utils.schema import (
-    DEFAULT_GROUP, DEFAULT_GROUP_BY, DEFAULT_RETENTION_SECONDS, DEFAULT_STORE_HOST)
+    DEFAULT_FAILURES, DEFAULT_FORECAST_DAYS, DEFAULT_FORECAST_MIN_POINTS, DEFAULT_GROUP, DEFAULT_GROUP_BY,
+    DEFAULT_RETENTION_SECONDS, DEFAULT_STORE_HOST)
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.cycle_inputs import (
     INPUTS, PREFIX, CycleInputError, check_cycle_inputs)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 DEFAULTS = {'group': DEFAULT_GROUP, 'store_host': DEFAULT_STORE_HOST, 'group_by': DEFAULT_GROUP_BY,
-            'retention_seconds': DEFAULT_RETENTION_SECONDS}
+            'retention_seconds': DEFAULT_RETENTION_SECONDS, 'failures': DEFAULT_FAILURES,
+            'forecast_days': DEFAULT_FORECAST_DAYS, 'forecast_min_points': DEFAULT_FORECAST_MIN_POINTS}
 
 
 def test_nothing_given_gives_the_defaults():
@@ -32,6 +34,16 @@ def test_survey_text_becomes_numbers_and_dicts():
     assert checked['flavors'] == {'small': {'vcpus': 1, 'memory_mb': 512, 'disk_gb': 0}}
     assert checked['labels'] == {'cluster': 'east'}
     assert 'uri' not in checked, 'a URI may hold a password: checked, never kept in a fact'
+
+
+def test_planning_inputs_from_survey_text():
+    checked = check_cycle_inputs({
+        'hypervisor_stats_failures': '1', 'hypervisor_stats_now': '1767225600',
+        'hypervisor_stats_forecast_days': '30', 'hypervisor_stats_forecast_min_points': '5',
+        'hypervisor_stats_planned': '[{flavor: small, count: 10}]'})
+    assert (checked['failures'], checked['now'], checked['forecast_days'], checked['forecast_min_points']) == \
+        (1, 1767225600.0, 30, 5)
+    assert checked['planned'] == [{'flavor': 'small', 'count': 10}]
 
 
 def test_blank_answers_mean_not_set():
@@ -61,6 +73,13 @@ def test_blank_group_by_turns_grouping_off():
     ('hypervisor_stats_cpu_shared_set', '0-3,x', 'hypervisor_stats_cpu_shared_set'),
     ('hypervisor_stats_uri', ['a'], 'hypervisor_stats_uri'),
     ('hypervisor_stats_no_such_input', '1', 'hypervisor_stats_no_such_input'),
+    ('hypervisor_stats_failures', '65', 'hypervisor_stats_failures must be from 0 to 64'),
+    ('hypervisor_stats_failures', '-1', 'hypervisor_stats_failures'),
+    ('hypervisor_stats_forecast_days', '0', 'hypervisor_stats_forecast_days must be from 1'),
+    ('hypervisor_stats_forecast_min_points', '1', 'hypervisor_stats_forecast_min_points must be from 2'),
+    ('hypervisor_stats_now', 'yesterday', 'hypervisor_stats_now'),
+    ('hypervisor_stats_now', 'inf', 'hypervisor_stats_now'),
+    ('hypervisor_stats_planned', '{flavor: small}', 'hypervisor_stats_planned must be a list'),
 ])
 def test_a_bad_input_is_refused_naming_the_variable(variable, value, needle):
     with pytest.raises(CycleInputError) as caught:
