@@ -8,8 +8,8 @@ import os
 from html import escape
 
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_text import (
-    RESOURCE_DISPLAY, TABLE_RESOURCES, TOP_KINDS, amount, fits_rows, ordered_hosts, problem_text, summary_text,
-    top_rows, top_title, utc_text)
+    RESOURCE_DISPLAY, TABLE_RESOURCES, TOP_KINDS, amount, failover_verdict, fits_after_text, fits_rows, ordered_hosts,
+    problem_text, summary_text, top_rows, top_title, utc_text)
 
 CSS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'report.css')
 BAR_WIDTH = 240
@@ -115,6 +115,23 @@ def _cards(cluster):
     return '<div class="cards">%s</div>' % ''.join(cards)
 
 
+def _failover_note(doc, record):
+    """The failover verdict of a group or the cluster, shown beside its bars."""
+    if record is None:
+        return ''
+    state = {True: 'yes', False: 'no', None: 'unknown'}[record['survives']]
+    details = []
+    if record['worst_hosts']:
+        details.append('worst: %s' % ', '.join(record['worst_hosts']))
+    if record['unplaced']['vms']:
+        details.append('unplaced: %s' % ', '.join(vm['name'] or vm['uuid'] or '?' for vm in record['unplaced']['vms']))
+    if record['fits_after']:
+        details.append('fits after: %s' % fits_after_text(record))
+    return '<div class="failover %s" data-survives="%s">%s%s</div>' % (
+        state, state, _h(failover_verdict(doc, record)),
+        ''.join('<div class="cap">%s</div>' % _h(d) for d in details))
+
+
 def _simple_table(header, rows, numeric_from, css_class=''):
     head = ''.join('<th%s>%s</th>' % (' class="num"' if i >= numeric_from else '', _h(h)) for i, h in enumerate(header))
     body = ''.join('<tr>%s</tr>' % ''.join('<td%s>%s</td>' % (' class="num"' if i >= numeric_from else '', _h(c))
@@ -124,7 +141,7 @@ def _simple_table(header, rows, numeric_from, css_class=''):
 
 def render_html(doc):
     """One self-contained page: inline CSS and static SVG, no script and nothing fetched."""
-    cluster = doc['cluster']
+    cluster, failover = doc['cluster'], doc.get('failover')
     when = _h(utc_text(doc['generated_at']))
     out = ['<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -134,9 +151,11 @@ def render_html(doc):
         out.append('<section class="problems" id="problems"><h2>Hosts with problems</h2><ul>%s</ul></section>'
                    % ''.join('<li>%s</li>' % _h(problem_text(p)) for p in doc['problems']))
     if cluster['inventory']:
-        out.append('<h2>Cluster headroom</h2><section class="panel" id="cluster">%s</section>' % _cards(cluster))
+        out.append('<h2>Cluster headroom</h2><section class="panel" id="cluster">%s%s</section>' % (
+            _cards(cluster), _failover_note(doc, failover['cluster']) if failover else ''))
     if cluster['groups']:
-        entries = [(group, '', totals['running_vms'], totals['inventory']) for group, totals in cluster['groups'].items()]
+        entries = [(group, _failover_note(doc, failover['groups'].get(group)) if failover else '',
+                    totals['running_vms'], totals['inventory']) for group, totals in cluster['groups'].items()]
         out.append('<h2>Groups%s</h2><section class="panel" id="groups">%s</section>' % (
             _h(' by %s' % cluster['group_by'] if cluster['group_by'] else ''), _capacity_rows(entries, first='Group')))
     if cluster['fits']:

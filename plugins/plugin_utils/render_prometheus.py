@@ -150,6 +150,22 @@ def _prom_totals(expo, scope, labels, totals):
              labels, None if totals.get('disk_available_least') is None else totals['disk_available_least'] * GIB)
 
 
+def _prom_failover(expo, failover):
+    """The failover simulation: the cluster's series have no group label, each group's have one."""
+    if not failover:
+        return
+    scopes = [([], failover['cluster'])] + [([('group', g)], r) for g, r in failover['groups'].items()]
+    for labels, record in scopes:
+        expo.add('failover_survives', 'gauge', '1 when every VM of the lost hosts finds a place on the others '
+                 '(first-fit decreasing within the group), 0 when not.', labels, record['survives'])
+        expo.add('failover_unplaced_vms', 'gauge', 'VMs of the lost hosts that find no place.', labels,
+                 record['unplaced']['count'])
+    for labels, record in scopes:
+        for flavor, count in record['fits_after'].items():
+            expo.add('failover_fits', 'gauge', 'More instances of the flavor that fit after the loss and re-placement.',
+                     labels + [('flavor', flavor)], count)
+
+
 def render_prometheus(doc):
     """Text exposition format: gauges for capacity and utilisation, counters for VM totals."""
     expo = _Exposition()
@@ -191,6 +207,7 @@ def render_prometheus(doc):
         for group, count in fits['groups'].items():
             expo.add('group_flavor_fits', 'gauge', 'More instances of the flavor that fit in the group.',
                      [('group_by', cluster['group_by']), ('group', group), ('flavor', flavor)], count)
+    _prom_failover(expo, doc.get('failover'))
     for vm in sorted(doc['vms'].values(), key=lambda v: (v['host'], v['name'], v['uuid'])):
         labels = [('host', vm['host']), ('vm', vm['name']), ('uuid', vm['uuid']), ('group', host_group.get(vm['host']))]
         expo.add('vm_info', 'gauge', 'VM state; always 1.', labels + [('state', vm['state'])], 1)

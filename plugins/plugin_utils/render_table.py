@@ -7,8 +7,8 @@ import textwrap
 import unicodedata
 
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_text import (
-    TABLE_RESOURCES, TOP_KINDS, amount, fits_rows, ordered_hosts, problem_text, summary_text, top_rows, top_title,
-    utc_text)
+    TABLE_RESOURCES, TOP_KINDS, amount, failover_rows, failover_verdict, fits_after_text, fits_rows, ordered_hosts,
+    problem_text, summary_text, top_rows, top_title, utc_text)
 
 HEADROOM_UNITS = {'VCPU': 'vCPUs', 'MEMORY_MB': 'GiB RAM', 'DISK_GB': 'GiB disk'}
 
@@ -138,6 +138,22 @@ def _fits_table(doc, width):
             + text_columns(header, rows, right=set(range(1, len(header))), width=width, indent='  '))
 
 
+def _failover_lines(doc, width):
+    rows = failover_rows(doc)
+    if not rows:
+        return []
+    lines = ['', 'After losing the worst host%s (VMs re-placed first-fit in their group):'
+             % ('' if doc['failover']['failures'] == 1 else 's')]
+    for label, record in rows:
+        text = '%s %s' % (one_line(label), failover_verdict(doc, record))
+        if record['worst_hosts']:
+            text += '; worst: %s' % ', '.join(one_line(h) for h in record['worst_hosts'])
+        if record['fits_after']:
+            text += '; fits after: %s' % one_line(fits_after_text(record))
+        lines += textwrap.wrap(text, width, initial_indent='  ', subsequent_indent='    ', break_on_hyphens=False)
+    return lines
+
+
 def render_table(doc, width=80):
     """The report as plain text at most ``width`` columns wide, without colour."""
     lines = ['%s. %s.' % (utc_text(doc['generated_at']), summary_text(doc))]
@@ -152,6 +168,7 @@ def render_table(doc, width=80):
                          for rc in TABLE_RESOURCES if rc in inventory)
         lines += [''] + textwrap.wrap('Headroom: %s free in the cluster.' % free, width)
     lines += _fits_table(doc, width)
+    lines += _failover_lines(doc, width)
     for kind in TOP_KINDS:
         header, rows = top_rows(doc, kind)
         if rows:

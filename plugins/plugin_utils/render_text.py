@@ -136,3 +136,28 @@ def fits_rows(doc):
     groups = sorted(set(g for entry in fits.values() for g in entry['groups']))
     rows = [[flavor, entry['total']] + [entry['groups'].get(g) for g in groups] for flavor, entry in fits.items()]
     return ['FLAVOR', 'CLUSTER'] + groups, [['-' if c is None else str(c) for c in row] for row in rows]
+
+
+def failover_verdict(doc, record):
+    """'survives the loss of 1 host: yes' / '...: no (3 VMs unplaced)' / '...: unknown'."""
+    k = doc['failover']['failures']
+    text = 'survives the loss of %s host%s: ' % ('-' if k is None else k, '' if k == 1 else 's')
+    if record['survives'] is None:
+        return text + 'unknown'
+    if record['survives']:
+        return text + 'yes'
+    count = record['unplaced']['count']
+    return text + 'no (%s VM%s unplaced)' % ('-' if count is None else count, '' if count == 1 else 's')
+
+
+def failover_rows(doc):
+    """(label, record) of each group, then the cluster; none without a failover simulation."""
+    failover = doc.get('failover')
+    if not failover:
+        return []
+    rows = [('[%s]' % group, record) for group, record in failover['groups'].items()]
+    return rows + [('CLUSTER', failover['cluster'])]
+
+
+def fits_after_text(record):
+    return ', '.join('%s %s' % (flavor, '-' if n is None else n) for flavor, n in record['fits_after'].items())

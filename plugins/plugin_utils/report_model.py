@@ -92,6 +92,34 @@ def _fits(data):
     return fits
 
 
+def _failover_record(record):
+    record = _dict(record)
+    unplaced = _dict(record.get('unplaced'))
+    survives = record.get('survives')
+    return {
+        'survives': survives if isinstance(survives, bool) else None,
+        'worst_hosts': [str(h) for h in record.get('worst_hosts') or [] if h is not None],
+        'unplaced': {'count': number(unplaced.get('count')),
+                     'vms': [dict((k, None if _dict(vm).get(k) is None else str(vm[k])) for k in ('name', 'uuid', 'host'))
+                             for vm in unplaced.get('vms') or [] if isinstance(vm, dict)]},
+        'headroom_after': dict((rc, number(v)) for rc, v in _dict(record.get('headroom_after')).items()
+                               if rc in RESOURCE_CLASSES),
+        'fits_after': dict((str(f), number(n)) for f, n in sorted(_dict(record.get('fits_after')).items(),
+                                                                   key=lambda i: str(i[0]))),
+    }
+
+
+def _failover(data):
+    """The failover simulation of the run's cluster_totals (``failures`` > 0), or None."""
+    data = _dict(data)
+    if not data:
+        return None
+    return {'failures': number(data.get('failures')),
+            'cluster': _failover_record(data.get('cluster')),
+            'groups': dict((str(g), _failover_record(r)) for g, r in sorted(_dict(data.get('groups')).items(),
+                                                                         key=lambda i: str(i[0])))}
+
+
 def _stored_grouping(data):
     """The expression a cluster_totals output was grouped by, or None (no groups, or not one we can read)."""
     group_by = data.get('group_by')
@@ -104,7 +132,7 @@ def _stored_grouping(data):
 
 
 def _cluster(inputs, expression, group_by):
-    """The cluster section and the grouping its hosts go by: the run's cluster_totals output with the
+    """The cluster section, the grouping its hosts go by and the failover simulation: the run's cluster_totals output with the
     groups and fits it computed, or, without one, cluster_totals of the hosts here by ``group_by``."""
     if isinstance(inputs.cluster, dict):
         source, data = 'cluster_totals', inputs.cluster
@@ -118,7 +146,7 @@ def _cluster(inputs, expression, group_by):
     cluster['group_by'] = group_by
     cluster['groups'] = dict((str(g), _totals_section(v)) for g, v in sorted(groups.items(), key=lambda i: str(i[0])))
     cluster['fits'] = _fits(data)
-    return cluster, expression
+    return cluster, expression, _failover(data.get('failover'))
 
 
 def _vm_entry(uuid, host):
@@ -238,7 +266,7 @@ def build_report(inputs, generated_at, top=5, group_by=None):
     host must not hide the others.
     """
     group_by = group_by or None
-    cluster, grouping = _cluster(inputs, compile_group_by(group_by), group_by)
+    cluster, grouping, failover = _cluster(inputs, compile_group_by(group_by), group_by)
     hosts = {}
     for name, facts in sorted(inputs.host_resources.items()):
         hosts[name] = _host_entry(name, _dict(facts), grouping)
@@ -261,6 +289,7 @@ def build_report(inputs, generated_at, top=5, group_by=None):
         'hosts': hosts,
         'problems': problems,
         'cluster': cluster,
+        'failover': failover,
         'vms': vms,
         'top': _top(vms, int(top)),
     }

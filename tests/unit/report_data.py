@@ -82,7 +82,26 @@ def cluster_inputs():
     return hosts, vms
 
 
-def full_doc(group_by='labels.cluster', top=5, long_names=False):
+# A failover simulation of cluster_inputs() as cluster_totals(failures=1) gives it: east loses its
+# worst host and 3 VMs find no place; west survives.
+FAILOVER = {
+    'failures': 1,
+    'cluster': {'survives': False, 'worst_hosts': ['hv-a2'],
+                'unplaced': {'count': 3, 'vms': [{'name': 'big-%d' % i, 'uuid': 'u-%d' % i, 'host': 'hv-a2'}
+                                                 for i in range(3)]},
+                'headroom_after': {'VCPU': 0, 'MEMORY_MB': 1024}, 'fits_after': {'m1.small': 7}},
+    'groups': {
+        'east': {'survives': False, 'worst_hosts': ['hv-a2'],
+                 'unplaced': {'count': 3, 'vms': [{'name': 'big-%d' % i, 'uuid': 'u-%d' % i, 'host': 'hv-a2'}
+                                                  for i in range(3)]},
+                 'headroom_after': {'VCPU': 0, 'MEMORY_MB': 1024}, 'fits_after': {'m1.small': 0}},
+        'west': {'survives': True, 'worst_hosts': ['hv-b2'], 'unplaced': {'count': 0, 'vms': []},
+                 'headroom_after': {'VCPU': 30, 'MEMORY_MB': 28672}, 'fits_after': {'m1.small': 7}},
+    },
+}
+
+
+def full_doc(group_by='labels.cluster', top=5, long_names=False, failover=None):
     """The report of cluster_inputs() with counters, a cluster_totals result (grouped by cluster,
     with flavors), a failed and an unreachable host: every section of every format filled."""
     hosts, vms = cluster_inputs()
@@ -98,8 +117,10 @@ def full_doc(group_by='labels.cluster', top=5, long_names=False):
     inputs.add_facts(names[2], {'vm_stats': vm_stats(names[2], vms['db'], vms['batch'])})
     inputs.add_facts(names[2], {'hypervisor_stats_counters': counters_entry(
         (vms['db'], {'disk_read_kb': 3 * 1024 ** 2, 'cpu_time_ns': 7 * 10 ** 12}, 40.0), (vms['batch'], {}, None))})
-    inputs.add_facts('localhost', {'hypervisor_stats_cluster': cluster_totals(
-        [hosts[n] for n in names], group_by='labels.cluster', flavors=FLAVORS)})
+    totals = cluster_totals([hosts[n] for n in names], group_by='labels.cluster', flavors=FLAVORS)
+    if failover is not None:
+        totals['failover'] = failover
+    inputs.add_facts('localhost', {'hypervisor_stats_cluster': totals})
     inputs.add_problem('hv-c9', 'unreachable', 'Read capacity', 'Failed to connect: "no route" \\ to host')
     inputs.add_problem(names[1], 'failed', 'Read VM statistics', 'libvirt error')
     return build_report(inputs, NOW, top=top, group_by=group_by)

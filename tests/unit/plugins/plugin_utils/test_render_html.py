@@ -4,7 +4,7 @@ import html.parser
 
 import pytest
 
-from report_data import NOW, cluster_inputs, full_doc, vm, vm_stats
+from report_data import FAILOVER, NOW, cluster_inputs, full_doc, vm, vm_stats
 
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_html import (
     BAR_WIDTH, bar_segments, render_html)
@@ -85,3 +85,12 @@ def test_bar_segments_span_total_times_ratio():
             segments = dict(bar_segments(record))
             assert sum(segments.values()) == pytest.approx(record['total'] * record['allocation_ratio'])
             assert segments['used'] == record['used']
+
+
+def test_html_shows_the_failover_verdict_beside_each_groups_bars():
+    page = render_html(full_doc(failover=FAILOVER))
+    groups = page[page.index('id="groups"'):page.index('id="hosts"')]
+    assert groups.count('class="failover no" data-survives="no"') == 1
+    assert groups.count('class="failover yes" data-survives="yes"') == 1
+    assert 'survives the loss of 1 host: no (3 VMs unplaced)' in groups and 'unplaced: big-0, big-1, big-2' in groups
+    assert 'data-survives' not in render_html(full_doc())

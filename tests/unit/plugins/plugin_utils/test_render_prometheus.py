@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from report_data import NOW, cluster_inputs, full_doc
+from report_data import FAILOVER, NOW, cluster_inputs, full_doc
 
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_prometheus import render_prometheus
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.report_inputs import ReportInputs
@@ -126,3 +126,16 @@ def test_nan_and_infinities_are_never_written():
     assert 'hypervisor_stats_host_vcpus_capacity{host="%s"' % host['host'] in text, 'only the bad samples go'
     result = subprocess.run([PROMTOOL, 'check', 'metrics'], input=text, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_failover_series_per_group_and_for_the_cluster():
+    doc = full_doc(failover=FAILOVER)
+    samples, types = parse_exposition(render_prometheus(doc))
+    assert samples[('hypervisor_stats_failover_survives', frozenset({'group': 'east'}.items()))] == 0
+    assert samples[('hypervisor_stats_failover_survives', frozenset({'group': 'west'}.items()))] == 1
+    assert samples[('hypervisor_stats_failover_survives', frozenset())] == 0
+    assert samples[('hypervisor_stats_failover_fits', frozenset({'group': 'west', 'flavor': 'm1.small'}.items()))] == 7
+    assert types['hypervisor_stats_failover_survives'] == 'gauge'
+    result = subprocess.run([PROMTOOL, 'check', 'metrics'], input=render_prometheus(doc),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == '', result.stdout + result.stderr

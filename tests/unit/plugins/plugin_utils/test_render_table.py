@@ -2,7 +2,7 @@
 
 import pytest
 
-from report_data import full_doc
+from report_data import FAILOVER, full_doc
 
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_table import render_table
 
@@ -100,3 +100,12 @@ def test_a_failure_on_the_store_host_is_a_problem_not_a_hypervisor_row():
     prom = render_prometheus(doc)
     assert 'host_up{host="hv-c9"} 0' in prom and 'host="localhost"' not in prom
     assert 'localhost' not in render_html(doc).split('id="problems"')[0]
+
+
+def test_table_says_per_group_whether_it_survives_the_loss_of_a_host():
+    text = render_table(full_doc(failover=FAILOVER))
+    assert '[east] survives the loss of 1 host: no (3 VMs unplaced); worst: hv-a2' in text
+    assert '[west] survives the loss of 1 host: yes; worst: hv-b2; fits after: m1.small 7' in text
+    assert 'CLUSTER survives the loss of 1 host: no (3 VMs unplaced)' in text
+    assert all(len(line) <= 80 for line in text.splitlines())
+    assert 'survives the loss' not in render_table(full_doc())

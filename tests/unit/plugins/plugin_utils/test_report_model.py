@@ -264,3 +264,21 @@ def test_cluster_totals_without_groups_leaves_hosts_ungrouped_whatever_the_optio
     assert doc['cluster']['groups'] == {} and doc['cluster']['group_by'] is None
     assert all(host['group'] is None for host in doc['hosts'].values())
     assert doc['options']['group_by'] == 'labels.cluster'
+
+
+def test_failover_of_the_cluster_totals_reaches_the_document_and_damage_gives_nulls():
+    hosts, _vms = cluster_inputs()
+    totals = cluster_totals(list(hosts.values()), group_by='labels.cluster')
+    totals['failover'] = {'failures': 1,
+                          'cluster': {'survives': 'yes', 'worst_hosts': ['hv-a1', None],
+                                      'unplaced': {'count': float('nan'), 'vms': ['junk', {'name': 'web', 'uuid': 'u1'}]},
+                                      'headroom_after': {'VCPU': 3, 'BOGUS': 1}},
+                          'groups': {'east': 'garbage'}}
+    doc = build_report(inputs_with(hosts, cluster=totals), NOW)
+    failover = doc['failover']
+    assert failover['failures'] == 1
+    assert failover['cluster'] == {'survives': None, 'worst_hosts': ['hv-a1'],
+                                   'unplaced': {'count': None, 'vms': [{'name': 'web', 'uuid': 'u1', 'host': None}]},
+                                   'headroom_after': {'VCPU': 3}, 'fits_after': {}}
+    assert failover['groups']['east']['survives'] is None
+    assert build_report(inputs_with(hosts), NOW)['failover'] is None
