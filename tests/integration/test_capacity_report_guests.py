@@ -78,3 +78,59 @@ def test_report_on_real_guests(guests, libvirtd, tmp_path):
     for guest in guests.guests:
         assert guest.name in dom
     assert os.path.exists(str(tmp_path / 'report' / 'capacity.prom'))
+
+
+SPARE_NODE = '''<?xml version="1.0"?>
+<node>
+  <cpu><mhz>1800</mhz><model>x86_64</model><nodes>1</nodes><sockets>1</sockets><cores>4</cores>
+    <threads>1</threads><active>4</active></cpu>
+  <memory>%d</memory>
+  <pool type="dir"><name>instances</name><target><path>/srv/instances</path></target></pool>
+</node>
+'''
+
+
+@pytest.mark.parametrize('spare_memory_mb', [8192, 512 + 100])
+def test_failover_on_real_guests(guests, libvirtd, tmp_path, spare_memory_mb):
+    """hypervisor_stats_failures=1 on a group of the real libvirtd and a spare simulated host (the test
+    driver: one libvirtd here cannot be two hypervisors). The spare has 100 MiB of RAM to give
+    (reserved 512 MiB) in the second case: one 96 MiB guest fits there, the others do not."""
+    images = tmp_path / 'images'
+    images.mkdir()
+    spare = tmp_path / 'spare.xml'
+    spare.write_text(SPARE_NODE % (spare_memory_mb * 1024))
+    common = {'ansible_connection': 'local', 'ansible_python_interpreter': '{{ ansible_playbook_python }}',
+              'hypervisor_stats_labels': {'cluster': 'lab'}}
+    inventory = tmp_path / 'inventory.yml'
+    inventory.write_text(json.dumps({'all': {'vars': {'hypervisor_stats_failures': 1}, 'children': {'hypervisors': {
+        'hosts': {HOST: dict(common, hypervisor_stats_uri=libvirtd, hypervisor_stats_instances_path=str(images)),
+                  'spare': dict(common, hypervisor_stats_uri='test://%s' % spare,
+                                hypervisor_stats_storage_pool='instances')}}}}}))
+    proc = run_playbook(tmp_path, COLLECT, inventory)
+
+    facts = cached_facts(tmp_path)
+    claims = facts[HOST]['host_resources']['allocations']
+    assert set(g.uuid for g in guests.guests) <= set(claims)
+    failover = facts['localhost']['hypervisor_stats_cluster']['totals']['failover']
+    lab = failover['groups']['lab']
+    doc, prom, _html = report(tmp_path)
+    assert doc['failover']['groups']['lab'] == lab
+    lines = table_of(proc.stdout)
+    if spare_memory_mb == 8192:
+        assert lab['survives'] is True and lab['unplaced']['count'] == 0
+        assert '  [lab] survives the loss of 1 host: yes' in '\n'.join(lines)
+        spare_free = facts['spare']['host_resources']['inventory']['MEMORY_MB']['free']
+        moved = sum(c['resources']['MEMORY_MB'] for c in claims.values())
+        if lab['worst_hosts'] == [HOST]:
+            assert lab['headroom_after']['MEMORY_MB'] == spare_free - moved
+    else:
+        assert lab['survives'] is False and lab['worst_hosts'] == [HOST]
+        unplaced = lab['unplaced']
+        assert unplaced['count'] == len(unplaced['vms']) >= len(claims) - 1
+        assert set(vm['uuid'] for vm in unplaced['vms']) <= set(claims)
+        assert ('  [lab] survives the loss of 1 host: no (%d VM%s unplaced)'
+                % (unplaced['count'], '' if unplaced['count'] == 1 else 's')) in '\n'.join(lines)
+    assert failover['cluster']['survives'] is lab['survives']
+    promtool_check(prom)
+    assert prom_samples(prom)[('hypervisor_stats_failover_survives', frozenset({('group', 'lab')}))] == \
+        (1 if lab['survives'] else 0)
