@@ -69,6 +69,40 @@ VM_TOTALS = (('network_read_kb', 'nics', 'rx_bytes', 1024.0), ('network_write_kb
 VM_TOTAL_FIELDS = tuple(total for total, _group, _counter, _divisor in VM_TOTALS)
 # What the accumulate filter keeps cumulative per VM.
 COUNTERS = ('cpu_time_ns',) + VM_TOTAL_FIELDS
+# Contention signals (issue 14), read from the same bulk record as the fields above. They are
+# tuples of their own: MEMORY_FIELDS, DISK_FIELDS and VM_TOTAL_FIELDS are what the accumulate
+# filter and the report iterate, and these signals are neither accumulated nor reported there.
+# Host CPU time of the domain, cpu-total group: (our name, bulk-stats key, getCPUStats(True) key).
+CPU_SPLIT_SOURCES = (('cpu_user_ns', 'cpu.user', 'user_time'), ('cpu_system_ns', 'cpu.system', 'system_time'))
+CPU_SPLIT_FIELDS = tuple(name for name, _bulk, _call in CPU_SPLIT_SOURCES)
+# The per-vCPU list of a VM, and each entry's fields beside 'id' (the vCPU number):
+# (our name, bulk-stats suffix after 'vcpu.<n>.'). delay: runnable but waiting for a host CPU
+# (the guest's steal time; libvirt >= 7.2); wait: the host scheduler's wait_sum (0 from libvirt
+# when the host kernel keeps no schedstats).
+VCPUS_DETAIL = 'vcpus_detail'
+VCPU_FIELDS = (('delay_ns', 'delay'), ('wait_ns', 'wait'))
+# Guest memory pressure, kept in a VM's `memory` beside MEMORY_FIELDS (balloon statistics the
+# guest reports): (our name, bulk-stats key, virDomainMemoryStats key). Sizes in KiB, faults counts.
+MEMORY_PRESSURE_SOURCES = (('swap_in_kb', 'balloon.swap_in', 'swap_in'), ('swap_out_kb', 'balloon.swap_out', 'swap_out'),
+                           ('major_faults', 'balloon.major_fault', 'major_fault'),
+                           ('minor_faults', 'balloon.minor_fault', 'minor_fault'),
+                           ('usable_kb', 'balloon.usable', 'usable'),
+                           ('disk_caches_kb', 'balloon.disk_caches', 'disk_caches'))
+MEMORY_PRESSURE_FIELDS = tuple(name for name, _bulk, _call in MEMORY_PRESSURE_SOURCES)
+# Per disk, beside DISK_FIELDS: latency and flushes, (our name, bulk-stats suffix,
+# virDomainBlockStatsFlags key); then sizes in bytes, (our name, bulk-stats suffix), in the order
+# of virDomainGetBlockInfo's list.
+DISK_LATENCY_SOURCES = (('rd_total_times_ns', 'rd.times', 'rd_total_times'),
+                        ('wr_total_times_ns', 'wr.times', 'wr_total_times'),
+                        ('fl_req', 'fl.reqs', 'flush_operations'), ('fl_total_times_ns', 'fl.times', 'flush_total_times'))
+DISK_SIZE_FIELDS = (('capacity', 'capacity'), ('allocation', 'allocation'), ('physical', 'physical'))
+DISK_SIGNAL_FIELDS = tuple(name for name, _bulk, _call in DISK_LATENCY_SOURCES) + tuple(
+    name for name, _bulk in DISK_SIZE_FIELDS)
+# DISK_FIELDS' counters under their virDomainBlockStatsFlags keys.
+BLOCK_STATS_FLAGS_KEYS = (('rd_bytes', 'rd_bytes'), ('wr_bytes', 'wr_bytes'), ('rd_req', 'rd_operations'),
+                          ('wr_req', 'wr_operations'))
+# A VM's totals beside VM_TOTAL_FIELDS: delay summed over its vCPUs.
+VM_SIGNAL_TOTAL_FIELDS = ('cpu_delay_ns',)
 # The state of a VM that disappeared, kept until the retention ends.
 GONE = 'gone'
 
@@ -156,12 +190,23 @@ MAX_COUNTER = 2 ** 64
 # nanoseconds are 3e13 years), far below where float arithmetic overflows (about 1.8e308),
 # so sums and differences of trusted values stay finite.
 MAX_TOTAL = 10 ** 30
+# A contention reading (ns, KiB, bytes, counts) at or above 2**63 is absurd: -1 read as unsigned
+# (libvirt's and QEMU's "unknown") or damage; 2**63 ns are 292 years, 2**63 KiB 8 ZiB.
+MAX_READING = 2 ** 63
+# Most vCPUs a domain's per-vCPU statistics are looked for (QEMU allows at most a few thousand).
+MAX_VCPUS = 16384
 
 
 def is_count(value, limit=MAX_COUNTER):
     """A finite number in [0, limit); bools and NaN are not. Ints of any size compare exactly,
     so 10**400 is refused without an OverflowError."""
     return is_number(value) and 0 <= value < limit
+
+
+def reading_or_none(value, limit=MAX_READING):
+    """A contention reading as libvirt gives it (an int in [0, limit)), else None: a negative,
+    fractional, boolean or absurd value is no reading."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < limit else None
 
 
 def is_bounded_number(value, limit=MAX_TOTAL):

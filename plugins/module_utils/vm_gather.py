@@ -17,7 +17,9 @@ The plan, per host:
    still answers and only the stuck one times out;
 4. domains the driver answered with fewer groups (libvirt's test driver answers
    only ``state``), or all of them when the bulk call is missing, are read with
-   the per-domain calls info / blockStats / interfaceStats / memoryStats;
+   the per-domain calls info / blockStatsFlags (blockStats where the driver lacks
+   it) / blockInfo / interfaceStats / memoryStats / getCPUStats; a call the
+   driver does not support is made once per collection, not once per domain;
 5. the domain XML of active domains with disks, to leave CD-ROMs and floppies out.
 
 Every call that can block runs through ``deadline.run_until``: the caller stops
@@ -219,18 +221,61 @@ def _device_stats(call, dev):
         return None  # unplugged meanwhile or not measurable: counters unknown
 
 
-def read_by_calls(read):
-    """The per-VM dict of one domain from the per-domain calls (info, XML, blockStats,
-    interfaceStats, memoryStats); sets ``read.state`` and ``read.first_at`` early."""
+def _optional(unsupported, name, call, *args):
+    """``call(*args)``, or None when it fails short of the domain vanishing (NO_DOMAIN).
+
+    ``unsupported``, shared by one collection's per-domain readings, holds the ``name``s
+    of calls the driver answered VIR_ERR_NO_SUPPORT: those are not made again.
+    """
+    if name in unsupported:
+        return None
+    try:
+        return call(*args)
+    except libvirt.libvirtError as exc:
+        code = _code(exc)
+        if code == libvirt.VIR_ERR_NO_DOMAIN:
+            raise
+        if code == libvirt.VIR_ERR_NO_SUPPORT:
+            unsupported.add(name)
+        return None
+
+
+def _block_stats(dom, target, unsupported):
+    """blockStatsFlags' dict of one disk (counters, latency, flushes), or blockStats' tuple
+    where the driver lacks it, or None."""
+    if 'blockStatsFlags' not in unsupported:
+        try:
+            return dom.blockStatsFlags(target, 0)
+        except libvirt.libvirtError as exc:
+            if _vanished(exc):
+                raise
+            if _code(exc) != libvirt.VIR_ERR_NO_SUPPORT:
+                return None
+            unsupported.add('blockStatsFlags')
+    return _device_stats(dom.blockStats, target)
+
+
+def _cpu_stats(dom, unsupported):
+    answer = _optional(unsupported, 'getCPUStats', dom.getCPUStats, True)
+    return answer[0] if answer and isinstance(answer[0], dict) else None
+
+
+def read_by_calls(read, unsupported=None):
+    """The per-VM dict of one domain from the per-domain calls (info, XML, blockStatsFlags
+    or blockStats and blockInfo per disk, interfaceStats, memoryStats, getCPUStats); sets
+    ``read.state`` and ``read.first_at`` early. ``unsupported``: see ``_optional``."""
+    unsupported = set() if unsupported is None else unsupported
     dom = read.dom
     info = dom.info()
     read.state, read.first_at = info[0], time.monotonic()
-    block, nics, memory = {}, {}, None
+    block, block_info, nics, memory, cpu = {}, {}, {}, None, None
     if read.active:
         devices = parse_domain(dom.XMLDesc(0))
         for disk in devices.disks:
-            if disk['target']:
-                block[disk['target']] = _device_stats(dom.blockStats, disk['target'])
+            target = disk['target']
+            if target:
+                block[target] = _block_stats(dom, target, unsupported)
+                block_info[target] = _optional(unsupported, 'blockInfo', dom.blockInfo, target)
         for dev in devices.interfaces:
             nics[dev] = _device_stats(dom.interfaceStats, dev)
         try:
@@ -239,7 +284,8 @@ def read_by_calls(read):
             if _code(exc) == libvirt.VIR_ERR_NO_DOMAIN:
                 raise
             memory = None
-    return vm_from_calls(read.name, read.uuid, read.domain_id, info, block, nics, memory)
+        cpu = _cpu_stats(dom, unsupported)
+    return vm_from_calls(read.name, read.uuid, read.domain_id, info, block, nics, memory, cpu, block_info)
 
 
 def collect(conn, states, names=None, timeout=DEFAULT_VM_TIMEOUT, cpu_sample_seconds=0.0):
@@ -269,12 +315,12 @@ def collect(conn, states, names=None, timeout=DEFAULT_VM_TIMEOUT, cpu_sample_sec
 
     # Disk kinds for bulk records (CD-ROM and floppy are left out) and the
     # per-domain reading share the deadline; a domain has at most one such job.
-    jobs = {}
+    jobs, unsupported = {}, set()
     for read in reads:
         if read.path == BULK and read.active and read.record.get('block.count'):
             jobs[read.uuid] = partial(disk_targets, read.dom)
         elif read.path == CALLS:
-            jobs[read.uuid] = partial(read_by_calls, read)
+            jobs[read.uuid] = partial(read_by_calls, read, unsupported)
     stuck = any(read.timed_out for read in reads)
     answers = run_until(jobs, max(deadline, time.monotonic() + PARTIAL_MARGIN) if stuck else deadline)
 

@@ -16,11 +16,15 @@ description:
   - Reads CPU time and utilisation, vCPUs, memory, per-disk and per-interface counters of the VMs of one
     hypervisor through a read-only libvirt connection, with the totals Apache CloudStack's
     StatsCollector keeps per VM (network and disk KiB read and written, disk I/O counts).
+  - From the same call it also reads the signals of contention for the host's resources, each null
+    where not reported. They are CPU user and system time, per-vCPU delay (steal) and wait, the
+    guest's swapping, page faults and reclaimable memory, and per-disk latency, flushes and sizes.
   - Bulk C(virDomainListGetStats) calls read all VMs at once (groups state, cpu-total, balloon, vcpu,
     interface, block, with the NOWAIT flag), one for stopped VMs and, issued together, up to three
     for running ones so that several QEMUs answer at the same time. Where the driver answers fewer groups (for example
-    libvirt's test driver) or lacks the bulk call, each VM is read with info, blockStats,
-    interfaceStats and memoryStats instead; the facts are the same either way.
+    libvirt's test driver) or lacks the bulk call, each VM is read with info, blockStatsFlags (or
+    blockStats), blockInfo, interfaceStats, memoryStats and getCPUStats instead; the facts are the same
+    either way, but for the per-vCPU delay and wait, which no per-domain call reports.
   - A VM whose QEMU does not answer its monitor cannot hold the task. Reading stops after O(timeout)
     seconds; every other VM is returned and the stuck one is marked C(timed_out) with a warning.
   - A VM that disappears or stops between listing and reading is skipped.
@@ -128,16 +132,36 @@ ansible_facts:
             - C(name), C(uuid), C(state) (running, paused, shutoff, crashed, pmsuspended, blocked, shutdown,
               nostate), C(domain_id) (null when not running), C(vcpus), C(cpu_time_ns),
               C(cpu_utilization) (percent of the VM's vCPUs, null unless O(cpu_sample_seconds) > 0).
+            - C(cpu_user_ns) and C(cpu_system_ns), the domain's host CPU time in user and kernel mode
+              (C(cpu.user), C(cpu.system) of the cpu-total group; C(getCPUStats) on the per-domain path).
+            - C(vcpus_detail), a list with one entry per vCPU libvirt gives runtime statistics for (vcpu
+              group), in vCPU order, each with C(id) (the vCPU number; an unplugged vCPU leaves a gap), C(delay_ns)
+              (C(vcpu.<n>.delay), time the vCPU thread was runnable but waited for a host CPU, which the
+              guest sees as steal time; libvirt 7.2 or later) and C(wait_ns) (C(vcpu.<n>.wait), the host
+              scheduler's wait time; libvirt reports 0 when the host kernel keeps no scheduler statistics).
+              Empty for a stopped VM and on the per-domain path (no per-domain call reports them).
             - C(memory) with C(max_kb), C(actual_kb) (balloon size), C(unused_kb), C(available_kb) and
-              C(rss_kb), in KiB.
+              C(rss_kb), in KiB; and the guest's memory pressure from its balloon driver (balloon group),
+              C(swap_in_kb), C(swap_out_kb) (KiB swapped in and out since boot), C(major_faults),
+              C(minor_faults) (page faults since boot), C(usable_kb) (memory the guest could use without
+              swapping) and C(disk_caches_kb) (memory it could reclaim from its disk caches).
             - C(disks) keyed by target device (C(vda), ...) with C(rd_bytes), C(wr_bytes), C(rd_req),
-              C(wr_req); CD-ROM and floppy drives left out.
+              C(wr_req); C(rd_total_times_ns), C(wr_total_times_ns) (time spent on reads and writes),
+              C(fl_req), C(fl_total_times_ns) (flush requests and their time); C(capacity) (the disk's size
+              as the guest sees it), C(allocation) (for a running VM, the highest offset written) and
+              C(physical) (what the image takes on the host; for a file, the storage it occupies), in
+              bytes, as libvirt's block group reports them. CD-ROM and floppy drives left out.
             - C(nics) keyed by host-side device name with C(rx_bytes), C(tx_bytes), C(rx_packets),
               C(tx_packets), C(rx_errs), C(tx_errs), C(rx_drop), C(tx_drop), from the guest's point
               of view as libvirt reports them (rx is what the guest received).
             - C(totals) with CloudStack's meanings, summed over devices, KiB = bytes / 1024
               C(network_read_kb) (received), C(network_write_kb) (sent), C(disk_read_kb), C(disk_write_kb),
-              C(disk_read_ios), C(disk_write_ios); null when a device's counter is unknown.
+              C(disk_read_ios), C(disk_write_ios); null when a device's counter is unknown. C(cpu_delay_ns)
+              is C(delay_ns) summed over the vCPUs that report it, null when none does.
+            - Each of these contention signals (C(cpu_user_ns), C(cpu_system_ns), C(vcpus_detail), the memory
+              pressure, the disk latency and sizes, C(cpu_delay_ns)) is null where the driver, the libvirt
+              version or the guest does not report it (never 0), and when libvirt's reading is no count
+              (negative, fractional, 2^63 or more).
             - C(timed_out) true when the VM did not answer within O(timeout). What needs its QEMU monitor
               (disk counters, balloon statistics) is then null; what libvirt reads without it (state, CPU
               time, NIC counters) is given when libvirt answered that part in time. Do not take its
@@ -153,15 +177,24 @@ ansible_facts:
               vcpus: 2
               cpu_time_ns: 91234000000
               cpu_utilization: 12.5
+              cpu_user_ns: 80112000000
+              cpu_system_ns: 9877000000
+              vcpus_detail:
+                - {id: 0, delay_ns: 1843000000, wait_ns: 0}
+                - {id: 1, delay_ns: 1710000000, wait_ns: 0}
               memory: {max_kb: 2097152, actual_kb: 2097152, unused_kb: 1500000, available_kb: 2030000,
-                       rss_kb: 800000}
+                       rss_kb: 800000, swap_in_kb: 0, swap_out_kb: 0, major_faults: 312, minor_faults: 481516,
+                       usable_kb: 1720000, disk_caches_kb: 220000}
               disks:
-                vda: {rd_bytes: 10485760, wr_bytes: 2097152, rd_req: 640, wr_req: 128}
+                vda: {rd_bytes: 10485760, wr_bytes: 2097152, rd_req: 640, wr_req: 128,
+                      rd_total_times_ns: 1520000000, wr_total_times_ns: 310000000, fl_req: 64,
+                      fl_total_times_ns: 95000000, capacity: 21474836480, allocation: 3221225472,
+                      physical: 3221225472}
               nics:
                 vnet3: {rx_bytes: 20480, tx_bytes: 10240, rx_packets: 200, tx_packets: 100,
                         rx_errs: 0, tx_errs: 0, rx_drop: 0, tx_drop: 0}
               totals: {network_read_kb: 20.0, network_write_kb: 10.0, disk_read_kb: 10240.0,
-                       disk_write_kb: 2048.0, disk_read_ios: 640, disk_write_ios: 128}
+                       disk_write_kb: 2048.0, disk_read_ios: 640, disk_write_ios: 128, cpu_delay_ns: 3553000000}
               timed_out: false
 '''
 

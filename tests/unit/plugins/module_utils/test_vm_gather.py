@@ -72,7 +72,10 @@ def test_fallback_reads_devices_by_name_and_counters_lie_between_direct_calls(co
     assert app['state'] == 'running' and app['vcpus'] == 4 and app['domain_id'] == dom.ID()
     mem = dom.memoryStats()
     assert app['memory'] == {'max_kb': 4096 * 1024, 'actual_kb': 3072 * 1024, 'unused_kb': mem['unused'],
-                             'available_kb': mem['available'], 'rss_kb': mem['rss']}
+                             'available_kb': mem['available'], 'rss_kb': mem['rss'],
+                             'swap_in_kb': mem['swap_in'], 'swap_out_kb': mem['swap_out'],
+                             'major_faults': mem['major_fault'], 'minor_faults': mem['minor_fault'],
+                             'usable_kb': mem['usable'], 'disk_caches_kb': mem['disk_caches']}
     assert vms[APP02]['state'] == 'paused' and vms[APP02]['memory']['rss_kb'] is None  # no balloon
     assert app['cpu_utilization'] is None and not app['timed_out']
     assert result.warnings == [] and result.vanished == []
@@ -133,3 +136,84 @@ def test_cpu_utilization_over_a_window(conn):
     util = dict((vm['name'], vm['cpu_utilization']) for vm in result.vms)
     assert util['app-01'] == pytest.approx(25.0, abs=5)
     assert util['app-02'] == pytest.approx(50.0, abs=8)
+
+
+# --- contention signals (issue 14) on the per-domain path ---------------------------------------
+
+def test_fallback_fills_the_signals_its_calls_report_and_leaves_the_rest_null(conn):
+    # The test driver has getCPUStats, memoryStats and blockInfo, but no blockStatsFlags and
+    # no per-vCPU delay: those signals are null, without an error or a warning.
+    dom = conn.lookupByUUIDString(APP01)
+    cpu_before = dom.getCPUStats(True)[0]
+    result = collect(conn, ['running', 'paused', 'shutoff'])
+    cpu_after = dom.getCPUStats(True)[0]
+    vms = dict((vm['uuid'], vm) for vm in result.vms)
+    app = vms[APP01]
+    assert result.warnings == [] and set(result.paths.values()) == {'calls'}
+    assert cpu_before['user_time'] <= app['cpu_user_ns'] <= cpu_after['user_time']
+    assert cpu_before['system_time'] <= app['cpu_system_ns'] <= cpu_after['system_time']
+    assert app['vcpus_detail'] == [] and app['totals']['cpu_delay_ns'] is None
+    for dev in ('vda', 'vdb'):
+        capacity, allocation, physical = dom.blockInfo(dev)
+        disk = app['disks'][dev]
+        assert (disk['capacity'], disk['allocation'], disk['physical']) == (capacity, allocation, physical)
+        assert disk['rd_total_times_ns'] is None and disk['wr_total_times_ns'] is None
+        assert disk['fl_req'] is None and disk['fl_total_times_ns'] is None
+        assert disk['rd_req'] is not None   # blockStats still read
+    mem = dom.memoryStats()
+    assert app['memory']['usable_kb'] == mem['usable'] and app['memory']['disk_caches_kb'] == mem['disk_caches']
+    # Paused app-02 has no balloon; stopped old-03 has no runtime figures at all.
+    assert [vms[APP02]['memory'][f] for f in ('swap_in_kb', 'major_faults', 'usable_kb')] == [None, None, None]
+    off = vms[OLD03]
+    assert off['cpu_user_ns'] is None and off['vcpus_detail'] == [] and off['memory']['swap_out_kb'] is None
+
+
+def count_calls(monkeypatch, name, fail_with=None):
+    """Count the calls of virDomain.``name``; with ``fail_with`` (an error code) each raises it."""
+    calls = []
+    real = getattr(libvirt.virDomain, name)
+
+    class Refused(libvirt.libvirtError):
+        def get_error_code(self):
+            return fail_with
+
+    def counted(self, *args):
+        calls.append(args)
+        if fail_with is not None:
+            raise Refused('refused by the test')
+        return real(self, *args)
+    monkeypatch.setattr(libvirt.virDomain, name, counted)
+    return calls
+
+
+def test_a_call_the_driver_lacks_is_made_once_per_collection(conn, monkeypatch):
+    flags_calls = count_calls(monkeypatch, 'blockStatsFlags')
+    read = vm_gather.DomainRead(conn.lookupByUUIDString(APP01))
+    unsupported = set()
+    vm = vm_gather.read_by_calls(read, unsupported)
+    assert len(flags_calls) == 1 and unsupported == {'blockStatsFlags'}   # vda asked, vdb not
+    assert vm['disks']['vdb']['rd_req'] is not None                        # blockStats instead
+    vm_gather.read_by_calls(vm_gather.DomainRead(conn.lookupByUUIDString(APP02)), unsupported)
+    assert len(flags_calls) == 1
+
+
+@pytest.mark.parametrize('name, code', [
+    ('getCPUStats', libvirt.VIR_ERR_OPERATION_INVALID),    # QEMU without the cpuacct cgroup
+    ('getCPUStats', libvirt.VIR_ERR_NO_SUPPORT),
+    ('blockInfo', libvirt.VIR_ERR_INVALID_ARG),            # a disk unplugged meanwhile
+    ('blockInfo', libvirt.VIR_ERR_OPERATION_FAILED),
+])
+def test_a_refused_signal_call_costs_its_signals_only(conn, monkeypatch, name, code):
+    calls = count_calls(monkeypatch, name, fail_with=code)
+    result = collect(conn, ['running', 'paused'])
+    vms = dict((vm['uuid'], vm) for vm in result.vms)
+    assert set(vms) == {APP01, APP02} and result.warnings == [] and result.vanished == []
+    app = vms[APP01]
+    assert app['disks']['vda']['rd_req'] is not None and app['cpu_time_ns'] is not None
+    if name == 'getCPUStats':
+        assert app['cpu_user_ns'] is None and app['cpu_system_ns'] is None
+        assert app['disks']['vda']['capacity'] is not None
+        # Only NO_SUPPORT is remembered for the collection (the two domains may still race to it).
+        assert len(calls) == 2 if code != libvirt.VIR_ERR_NO_SUPPORT else 1 <= len(calls) <= 2
+    else:
+        assert app['disks']['vda']['capacity'] is None and app['cpu_user_ns'] is not None
