@@ -21,6 +21,8 @@ description:
     not counted as hosts.
   - A field a host lacks, or holds as no finite number, is not summed as 0; instead C(missing) counts, per field,
     the hosts that lacked it, so that a sum over fewer hosts than C(count) shows.
+  - With O(failures), C(failover) says whether each group would still run its VMs after losing that many hosts
+    (failure headroom); see O(failures).
 requirements:
   - jmespath (for O(group_by))
 options:
@@ -44,6 +46,23 @@ options:
       - Flavors to count, as a dict C(name → {vcpus, memory_mb, disk_gb}); C(disk_gb) defaults to 0
         (boot from volume). Adds C(fits), overall and per group.
     type: dict
+  failures:
+    description:
+      - How many hosts each group (the whole cluster without O(group_by)) must be able to lose, from 0 to 64.
+        With 1 or more, adds C(failover); 0 leaves the output as it is without this option.
+      - The running VMs of the lost hosts (the C(allocations) of their C(host_resources) facts) are re-placed onto
+        the surviving hosts of the same group by first-fit decreasing, largest dominant share first, within each
+        survivor's inventory as C(fits) counts it (C(free), C(max_unit); a pinned VM's C(PCPU) only onto C(PCPU)
+        inventory; a VM with local disks only onto a host with C(DISK_GB) inventory). Nothing crosses groups.
+      - With 1, the loss of every host is tried, one at a time. With more, every set of that many hosts is tried
+        when a group has at most 2,000 such sets; otherwise the worst set is chosen greedily, one host at a time,
+        and survival is claimed only when a conservative bound proves it for every set.
+      - First-fit decreasing is a heuristic; it may miss a placement that exists, so C(survives=false) means that
+        none was found; C(survives=true) always rests on a placement that fits.
+      - Hosts whose facts have no C(allocations) (a C(host_resources) from before them) add a warning; their VMs are
+        unknown, so their group never claims to survive (C(survives=null)) unless another loss already fails.
+    type: int
+    default: 0
 seealso:
   - plugin: hypervisor.stats.accumulate
     plugin_type: filter
@@ -61,6 +80,17 @@ EXAMPLES = r'''
       {{ groups['hypervisors'] | map('extract', hostvars, ['ansible_facts', 'host_resources']) | list
          | hypervisor.stats.cluster_totals(group_by='labels.cluster',
                                            flavors={'m1.small': {'vcpus': 1, 'memory_mb': 2048, 'disk_gb': 20}}) }}
+
+- name: Would every cluster still run all its VMs after losing any one host?
+  ansible.builtin.assert:
+    that: totals.failover.cluster.survives
+    fail_msg: >-
+      Losing {{ totals.failover.cluster.worst_hosts | join(', ') }} would leave
+      {{ totals.failover.cluster.unplaced.count }} VMs without a host.
+  vars:
+    totals: >-
+      {{ groups['hypervisors'] | map('extract', hostvars, ['ansible_facts', 'host_resources']) | list
+         | hypervisor.stats.cluster_totals(group_by='labels.cluster', failures=1) }}
 '''
 
 RETURN = r'''
@@ -78,6 +108,16 @@ _value:
     - C(groups) with O(group_by), per group value, all of the above (C(missing) included).
     - C(group_by) with O(group_by), the expression as given, so that a reader of the output (the
       P(hypervisor.stats.capacity_report#callback) callback) puts each host in the group it was summed in.
+    - C(failover) with O(failures) of 1 or more - C(failures) (the number asked for), C(cluster) (a record) and,
+      with O(group_by), C(groups) (a record per group, keyed as C(groups) above).
+    - A record holds C(survives) (V(true), V(false), or V(null) when VMs are unknown or no bound proves it),
+      C(worst_hosts) (the names of the hosts whose loss is worst - most VMs unplaced, then the least room left in
+      the scarcest resource class), C(unplaced) (C(count) and C(vms), each C(name), C(uuid) and C(host), for that loss),
+      C(headroom_after) (per resource class, C(free) summed over the survivors after the re-placement),
+      C(exhaustive) (whether every set of hosts was tried), C(unknown_hosts) (hosts without C(allocations)) and,
+      with O(flavors), C(fits_after) (per flavor, how many more instances fit on the survivors afterwards).
+    - The cluster's record, with O(group_by), is every group losing its own worst hosts at once (O(failures) per
+      group); its C(survives) is V(true) only when every group's is.
   type: dict
 '''
 
@@ -87,10 +127,10 @@ from ansible.utils.display import Display
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.cluster import ClusterError, cluster_totals
 
 
-def cluster_totals_filter(hosts, group_by=None, flavors=None):
+def cluster_totals_filter(hosts, group_by=None, flavors=None, failures=0):
     warnings = []
     try:
-        totals = cluster_totals(hosts, group_by=group_by, flavors=flavors, warnings=warnings)
+        totals = cluster_totals(hosts, group_by=group_by, flavors=flavors, warnings=warnings, failures=failures)
     except ClusterError as exc:
         raise AnsibleFilterError('hypervisor.stats.cluster_totals: %s' % exc)
     display = Display()

@@ -214,9 +214,10 @@ def _host_name(index, facts):
     return name if isinstance(name, str) and name else 'item %d' % index
 
 
-def cluster_totals(hosts, group_by=None, flavors=None, warnings=None):
+def cluster_totals(hosts, group_by=None, flavors=None, warnings=None, failures=0):
     """Sum ``host_resources`` facts; with ``group_by`` add ``groups`` and ``group_by`` (the expression,
-    so that a reader can group hosts the same way with ``group_of``), with ``flavors`` add ``fits``.
+    so that a reader can group hosts the same way with ``group_of``), with ``flavors`` add ``fits``,
+    with ``failures`` > 0 add ``failover`` (``failover.failover``: the loss of that many hosts per group).
 
     Items that are not host_resources facts are skipped, and a host whose ``group_by`` fails goes
     to the ``null`` group; both add a message to ``warnings`` (a list) when one is given. A field
@@ -228,10 +229,14 @@ def cluster_totals(hosts, group_by=None, flavors=None, warnings=None):
         raise ClusterError('input must be a list of host_resources facts, got %s' % type(hosts).__name__)
     expression = compile_group_by(group_by)
     flavors = check_flavors(flavors)
+    # Imported here: failover builds on this module.
+    from ansible_collections.hypervisor.stats.plugins.plugin_utils.failover import check_failures, simulate
+    failures = check_failures(failures)
 
     totals = _blank()
     groups = {}
     failed = []
+    members = []   # (name, group key, facts) of every host summed, for the failover simulation
     if flavors is not None:
         totals['fits'] = dict((name, 0) for name in flavors)
     for index, host in enumerate(hosts):
@@ -243,7 +248,7 @@ def cluster_totals(hosts, group_by=None, flavors=None, warnings=None):
             continue
         fields = _host_fields(host)
         _add_host(totals, fields)
-        group = None
+        group = key = None
         if expression is not None:
             key, error = _group(expression, host)
             if error is not None:
@@ -254,6 +259,8 @@ def cluster_totals(hosts, group_by=None, flavors=None, warnings=None):
                 if flavors is not None:
                     group['fits'] = dict((name, 0) for name in flavors)
             _add_host(group, fields)
+        if failures:
+            members.append((_host_name(index, host), key, host))
         if flavors is not None:
             for name, flavor in flavors.items():
                 count = host_fits(host, flavor)
@@ -268,4 +275,6 @@ def cluster_totals(hosts, group_by=None, flavors=None, warnings=None):
     if expression is not None:
         totals['group_by'] = str(group_by)
         totals['groups'] = groups
+    if failures:
+        totals['failover'] = simulate(members, failures, flavors, grouped=expression is not None, warnings=warnings)
     return totals

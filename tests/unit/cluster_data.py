@@ -26,4 +26,10 @@ BAD_ARGUMENTS = [
     ({'flavors': {'small': {'vcpus': 1, 'memory_mb': -1}}}, "flavors['small'].memory_mb"),
     ({'flavors': {'small': 'big'}}, "flavors['small']"),
     ({'flavors': ['small']}, 'flavors must be a dict'),
+    ({'failures': -1}, 'failures'),
+    ({'failures': 65}, 'failures'),
+    ({'failures': True}, 'failures'),
+    ({'failures': 1.0}, 'failures'),
+    ({'failures': '1.5'}, 'failures'),
+    ({'failures': None}, 'failures'),
 ]
