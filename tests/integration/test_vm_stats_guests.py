@@ -51,10 +51,10 @@ def vm_stats(tmp_path, uri, **options):
     return out['ansible_facts']['vm_stats'], out.get('warnings', []), elapsed
 
 
-def domstats(uri, name):
-    """``virsh domstats --raw`` of one domain as a dict."""
-    out = subprocess.run(['virsh', '-r', '-c', uri, 'domstats', '--raw', name], capture_output=True, text=True,
-                         check=True, timeout=60).stdout
+def domstats(uri, name, *groups):
+    """``virsh domstats --raw`` of one domain as a dict; ``groups`` such as '--vcpu' (none: all)."""
+    out = subprocess.run(['virsh', '-r', '-c', uri, 'domstats', '--raw'] + list(groups) + [name],
+                         capture_output=True, text=True, check=True, timeout=60).stdout
     stats = {}
     for line in out.splitlines():
         if '=' in line:
@@ -96,8 +96,9 @@ def test_counters_agree_with_virsh_domstats(guests, libvirtd, tmp_path):
         assert vm['domain_id'] == g.domain().ID() and vm['vcpus'] == ref['vcpu.current'] == 1
         blocks, nets = devices(ref, 'block'), devices(ref, 'net')
         assert set(blocks) == {'vda', 'hdc'} and set(vm['disks']) == {'vda'}   # CD-ROM hdc left out
-        assert vm['disks']['vda'] == {'rd_bytes': blocks['vda']['rd.bytes'], 'wr_bytes': blocks['vda']['wr.bytes'],
-                                      'rd_req': blocks['vda']['rd.reqs'], 'wr_req': blocks['vda']['wr.reqs']}
+        counters = dict((f, vm['disks']['vda'][f]) for f in ('rd_bytes', 'wr_bytes', 'rd_req', 'wr_req'))
+        assert counters == {'rd_bytes': blocks['vda']['rd.bytes'], 'wr_bytes': blocks['vda']['wr.bytes'],
+                            'rd_req': blocks['vda']['rd.reqs'], 'wr_req': blocks['vda']['wr.reqs']}
         assert blocks['vda']['rd.bytes'] > 0 and blocks['vda']['wr.bytes'] > 0   # the guest did I/O
         assert set(vm['nics']) == {g.tap} == set(nets)
         nic, ref_nic = vm['nics'][g.tap], nets[g.tap]
@@ -114,7 +115,8 @@ def test_counters_agree_with_virsh_domstats(guests, libvirtd, tmp_path):
         assert vm['totals'] == {
             'disk_read_kb': blocks['vda']['rd.bytes'] / 1024.0, 'disk_write_kb': blocks['vda']['wr.bytes'] / 1024.0,
             'disk_read_ios': blocks['vda']['rd.reqs'], 'disk_write_ios': blocks['vda']['wr.reqs'],
-            'network_read_kb': nic['rx_bytes'] / 1024.0, 'network_write_kb': ref_nic['tx.bytes'] / 1024.0}
+            'network_read_kb': nic['rx_bytes'] / 1024.0, 'network_write_kb': ref_nic['tx.bytes'] / 1024.0,
+            'cpu_delay_ns': vm['totals']['cpu_delay_ns']}   # its own test: test_signals_through_ansible_...
         for ours, theirs in (('max_kb', 'balloon.maximum'), ('actual_kb', 'balloon.current'),
                              ('unused_kb', 'balloon.unused'), ('available_kb', 'balloon.available')):
             assert vm['memory'][ours] == ref[theirs], ours
@@ -216,3 +218,107 @@ def test_guest_destroyed_mid_collection_is_skipped(guests, libvirtd, monkeypatch
     assert [vm['name'] for vm in result.vms] == [guests.guests[0].name]
     assert result.vms[0]['disks']['vda']['rd_bytes'] > 0 and result.warnings == []
     stopped.wait_ready()
+
+
+# --- contention signals (issue 14) -----------------------------------------------------------------
+
+SIGNAL_GROUPS = ('--vcpu', '--balloon', '--block', '--cpu-total')
+# (our field, domstats key) of what only grows while the domain runs.
+CPU_SIGNALS = (('cpu_user_ns', 'cpu.user'), ('cpu_system_ns', 'cpu.system'))
+MEMORY_COUNTERS = (('swap_in_kb', 'balloon.swap_in'), ('swap_out_kb', 'balloon.swap_out'),
+                   ('major_faults', 'balloon.major_fault'), ('minor_faults', 'balloon.minor_fault'))
+MEMORY_GAUGES = (('usable_kb', 'balloon.usable'), ('disk_caches_kb', 'balloon.disk_caches'))
+DISK_COUNTERS = (('rd_total_times_ns', 'rd.times'), ('wr_total_times_ns', 'wr.times'), ('fl_req', 'fl.reqs'),
+                 ('fl_total_times_ns', 'fl.times'))
+DISK_GAUGES = (('capacity', 'capacity'), ('allocation', 'allocation'), ('physical', 'physical'))
+VCPU_SIGNALS = (('delay_ns', 'delay'), ('wait_ns', 'wait'))
+DELAY_SINCE = 7002000   # libvirt 7.2.0 added vcpu.<n>.delay
+
+
+def signal_readings(vm, stats, gauges):
+    """[(name, module's value, virsh's value)] of every signal; ``gauges`` adds the ones that may go
+    either way (compared only while the guest is paused)."""
+    pairs = [(ours, vm[ours], stats[theirs]) for ours, theirs in CPU_SIGNALS]
+    pairs += [(ours, vm['memory'][ours], stats[theirs])
+              for ours, theirs in MEMORY_COUNTERS + (MEMORY_GAUGES if gauges else ())]
+    vda = devices(stats, 'block')['vda']
+    pairs += [('vda.' + ours, vm['disks']['vda'][ours], vda[theirs])
+              for ours, theirs in DISK_COUNTERS + (DISK_GAUGES if gauges else ())]
+    for vcpu in vm['vcpus_detail']:
+        pairs += [('vcpu%d.%s' % (vcpu['id'], ours), vcpu[ours], stats['vcpu.%d.%s' % (vcpu['id'], theirs)])
+                  for ours, theirs in VCPU_SIGNALS]
+    pairs.append(('cpu_delay_ns', vm['totals']['cpu_delay_ns'],
+                  sum(stats['vcpu.%d.delay' % v['id']] for v in vm['vcpus_detail'])))
+    return pairs
+
+
+def assert_bracketed(vm, before, after, gauges):
+    low = signal_readings(vm, before, gauges)
+    high = dict((name, theirs) for name, _ours, theirs in signal_readings(vm, after, gauges))
+    for name, ours, theirs in low:
+        assert ours is not None, name
+        assert theirs <= ours <= high[name], (name, theirs, ours, high[name])
+
+
+def booted(pool):
+    """The guests the fixture booted (a test may have added a transient one that is gone since)."""
+    return [g for g in pool.guests if g.persistent]
+
+
+def check_vcpus(vm, libvirt_version):
+    assert [v['id'] for v in vm['vcpus_detail']] == list(range(vm['vcpus'])) == [0]
+    if libvirt_version >= DELAY_SINCE:
+        assert all(v['delay_ns'] is not None for v in vm['vcpus_detail'])
+        assert vm['totals']['cpu_delay_ns'] == sum(v['delay_ns'] for v in vm['vcpus_detail'])
+        assert vm['totals']['cpu_delay_ns'] > 0   # TCG guests on a shared machine: their vCPUs wait
+
+
+def test_signals_of_running_guests_lie_between_two_virsh_readings(guests, libvirtd):
+    # Running guests: every counter moves (their traffic loop), so the module's reading must lie
+    # between virsh's just before and just after. In-process, for a reading close to both.
+    conn = libvirt.openReadOnly(libvirtd)
+    try:
+        before = dict((g.uuid, domstats(libvirtd, g.name, *SIGNAL_GROUPS)) for g in booted(guests))
+        result = collect(conn, ['running'], names=[g.name for g in booted(guests)])
+        after = dict((g.uuid, domstats(libvirtd, g.name, *SIGNAL_GROUPS)) for g in booted(guests))
+        version = conn.getLibVersion()
+    finally:
+        conn.close()
+    assert result.warnings == [] and set(result.paths.values()) == {'bulk'}
+    vms = dict((vm['uuid'], vm) for vm in result.vms)
+    for g in booted(guests):
+        vm = vms[g.uuid]
+        check_vcpus(vm, version)
+        assert_bracketed(vm, before[g.uuid], after[g.uuid], gauges=False)
+        assert vm['cpu_user_ns'] + vm['cpu_system_ns'] > 0 and vm['disks']['vda']['fl_req'] > 0  # fsync flushes
+        assert vm['disks']['vda']['rd_total_times_ns'] > 0 and vm['memory']['minor_faults'] > 0
+        assert 'hdc' not in vm['disks']
+
+
+def test_signals_through_ansible_agree_with_virsh_domstats(guests, libvirtd, tmp_path):
+    # Paused guests: the gauges (usable memory, disk caches, disk sizes) hold still too, so
+    # every signal the module returns through Ansible lies between virsh's before and after.
+    for g in booted(guests):
+        g.domain().suspend()
+    try:
+        before = dict((g.uuid, domstats(libvirtd, g.name, *SIGNAL_GROUPS)) for g in booted(guests))
+        facts, warnings, _ = vm_stats(tmp_path, libvirtd, domains=[g.name for g in booted(guests)])
+        after = dict((g.uuid, domstats(libvirtd, g.name, *SIGNAL_GROUPS)) for g in booted(guests))
+    finally:
+        for g in booted(guests):
+            g.domain().resume()
+    assert warnings == []
+    conn = libvirt.openReadOnly(libvirtd)
+    try:
+        version = conn.getLibVersion()
+    finally:
+        conn.close()
+    for g in booted(guests):
+        vm = facts['vms'][g.uuid]
+        check_vcpus(vm, version)
+        assert_bracketed(vm, before[g.uuid], after[g.uuid], gauges=True)
+        image = devices(before[g.uuid], 'block')['vda']['path']
+        assert vm['disks']['vda']['capacity'] == os.path.getsize(image) == 32 * 1024 * 1024
+        # The guest wrote 256 KiB at 4 MiB every round: the highest offset written is past it.
+        assert vm['disks']['vda']['allocation'] >= 4 * 1024 * 1024 + 256 * 1024
+        assert 0 < vm['memory']['usable_kb'] <= vm['memory']['max_kb']
