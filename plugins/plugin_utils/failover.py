@@ -16,6 +16,7 @@ the lost hosts in the tree and undoes its own placements afterwards, so the tree
 per group, and each host's VMs are sorted once.
 """
 
+import gc
 import math
 import re
 from itertools import combinations
@@ -76,7 +77,8 @@ class _RoomTree(object):
 
     def checks(self, demand):
         """``demand`` ((class, amount), ...) as the (tree, amount) pairs ``first`` compares."""
-        return tuple((self.trees[r], amount) for r, amount in demand)
+        trees = self.trees
+        return tuple([(trees[r], amount) for r, amount in demand])
 
     def first(self, checks):
         """The lowest host index with room for every (tree, amount) of ``checks``, or -1."""
@@ -100,7 +102,7 @@ class _RoomTree(object):
 
 
 def _claims(allocations):
-    """[(uuid, name, {class: amount})] of a host's allocations, or None when they are not in the
+    """[(uuid, name, [(class, amount > 0)])] of a host's allocations, or None when they are not in the
     shape host_resources writes (then the host's VMs are unknown)."""
     if not isinstance(allocations, dict):
         return None
@@ -109,15 +111,15 @@ def _claims(allocations):
         resources = entry.get('resources') if isinstance(entry, dict) else None
         if not isinstance(resources, dict):
             return None
-        for amount in resources.values():
+        pairs = []
+        for rc, amount in resources.items():
             # type() first: the usual plain int needs only its sign checked (this runs for every VM).
-            whole = amount >= 0 if type(amount) is int else (
-                is_bounded_number(amount) and amount >= 0 and amount == int(amount))
-            if not whole:
+            if type(amount) is not int and not (is_bounded_number(amount) and amount == int(amount)) or amount < 0:
                 return None
+            if amount:
+                pairs.append((rc, int(amount)))
         name = entry.get('name')
-        claims.append((str(uuid), name if isinstance(name, str) and name else str(uuid),
-                       dict((rc, int(amount)) for rc, amount in resources.items() if amount)))
+        claims.append((str(uuid), name if isinstance(name, str) and name else str(uuid), pairs))
     return claims
 
 
@@ -141,7 +143,7 @@ class _Group(object):
                        for _name, facts in members]
         claims = [_claims(facts.get('allocations')) for _name, facts in members]
         found = set(rc for inventory in inventories for rc in inventory)
-        found.update(rc for host in claims if host for _uuid, _name, resources in host for rc in resources)
+        found.update(rc for host in claims if host for _uuid, _name, pairs in host for rc, _amount in pairs)
         self.classes = [rc for rc in RESOURCE_CLASSES if rc in found] + sorted(found - set(RESOURCE_CLASSES))
         index = dict((rc, r) for r, rc in enumerate(self.classes))
         width = len(self.classes)
@@ -174,8 +176,8 @@ class _Group(object):
                 self.vms.append(None)
                 continue
             vms = []
-            for uuid, name, resources in host:
-                demand = tuple(sorted((index[rc], amount) for rc, amount in resources.items()))
+            for uuid, name, pairs in host:
+                demand = tuple([(index[rc], amount) for rc, amount in pairs])
                 vms.append(((-self._share(demand), i, uuid), demand, i, uuid, name, self.tree.checks(demand)))
             vms.sort()
             self.vms.append(vms)
@@ -184,10 +186,8 @@ class _Group(object):
 
     def _share(self, demand):
         """The dominant share: the largest fraction of the group's capacity of a class the demand takes."""
-        share = 0.0
-        for r, amount in demand:
-            share = max(share, amount / self.capacity[r] if self.capacity[r] > 0 else math.inf)
-        return share
+        capacity = self.capacity
+        return max([amount / capacity[r] if capacity[r] > 0 else math.inf for r, amount in demand], default=0.0)
 
     def _headroom(self, lost, placed):
         """Free per class summed over the survivors, after ``placed`` (per class) went onto them."""
@@ -210,9 +210,11 @@ class _Group(object):
         saved = {}
         unplaced, placements = [], []
         placed = [0] * width
+        # A VM that claims nothing passes every check, even the masked hosts': it goes to the first survivor.
+        anywhere = next((i for i in range(len(self.names)) if i not in lost), -1)
         for vm in vms:
             demand = vm[1]
-            j = tree.first(vm[5])
+            j = tree.first(vm[5]) if demand else anywhere
             if j < 0:
                 unplaced.append(vm)
                 continue
@@ -278,7 +280,7 @@ class _Group(object):
         for vms in self.vms:
             ranks = {}
             for vm in vms:
-                shape = tuple(r for r, _amount in vm[1])
+                shape = tuple(sorted(r for r, _amount in vm[1]))
                 j = ranks[shape] = ranks.get(shape, -1) + 1
                 claims = ranked.setdefault(shape, [])
                 if j == len(claims):
@@ -386,7 +388,15 @@ def simulate(members, failures, flavors=None, grouped=False, warnings=None):
     groups = {}
     for name, key, facts in members:
         groups.setdefault(key, []).append((name, facts))
-    groups = dict((key, _Group(hosts)) for key, hosts in groups.items())
+    # A few new tuples per VM make CPython run full garbage collections over all the hosts' facts
+    # again and again on big clusters (as in counters.accumulate); nothing here creates reference cycles.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        groups = dict((key, _Group(hosts)) for key, hosts in groups.items())
+    finally:
+        if collecting:
+            gc.enable()
     unknown = [name for group in groups.values() for name in group.unknown]
     if unknown:
         names = 'host %s' % unknown[0] if len(unknown) == 1 else '%d hosts (%s)' % (

@@ -14,7 +14,7 @@ from unittest import mock
 
 import libvirt
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from cluster_data import host
 from failover_data import exact_fits, exact_survives, facts, placement_errors, random_cluster
@@ -339,6 +339,9 @@ def test_cluster_totals_with_failures_keeps_every_other_field():
 
 # --- random small clusters against the exact packer ------------------------------------------------
 
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+
+
 def _check_against_the_exact_packer(hosts, k):
     result, _warnings = checked(hosts, k=k)
     record = result['cluster']
@@ -353,13 +356,13 @@ def _check_against_the_exact_packer(hosts, k):
     return record
 
 
-@settings(max_examples=300, deadline=None)
+@SETTINGS
 @given(seed=st.integers(0, 2 ** 32 - 1), k=st.integers(1, 3))
 def test_random_clusters_never_claim_survival_the_exact_packer_refutes(seed, k):
     _check_against_the_exact_packer(random_cluster(random.Random(seed)), k)
 
 
-@settings(max_examples=300, deadline=None)
+@SETTINGS
 @given(seed=st.integers(0, 2 ** 32 - 1), k=st.integers(2, 3))
 def test_random_clusters_through_the_greedy_and_its_bound(seed, k):
     # Every group made "large": the greedy chooses the hosts and only the bound may claim survival.
@@ -381,3 +384,10 @@ def test_first_fit_decreasing_rarely_misses_a_placement():
                 feasible += 1
                 missed += bool(replace_vms(hosts, [name])['unplaced'])
     assert feasible > 300 and missed / feasible < 0.05, (missed, feasible)
+
+
+def test_a_vm_that_claims_nothing_goes_to_a_survivor():
+    lost = two('lost', 2, 2048, [('none', {'VCPU': 0, 'MEMORY_MB': 0})])
+    assert lost['allocations']['none']['resources'] == {'VCPU': 0, 'MEMORY_MB': 0}
+    assert replace_vms([lost, two('other', 2, 2048)], ['lost'])['placed'] == {'none': 'other'}
+    assert checked([lost, two('other', 2, 2048)])[0]['cluster']['survives'] is True
