@@ -294,14 +294,21 @@ class _Group(object):
                 virtual.extend([(-self._share(demand), demand)] * k)
         virtual.sort()
 
+        # Any order of the hosts gives a sound bound; neighbours alike lose least to the minimum:
+        # hosts with the same classes together, then by overall room.
         def order(i):
             usable = tuple(self.room[i][r] != NO_ROOM for r in range(width))
             return usable, sum(max(self.room[i][r], 0) / self.capacity[r] for r in range(width) if self.capacity[r] > 0)
-        hosts = sorted(range(n), key=order)
+        return self._virtual_fit(virtual, sorted(range(n), key=order), k)
+
+    def _virtual_fit(self, virtual, hosts, k):
+        """Whether first-fit decreasing places ``virtual`` [(order, demand)] onto the n - k virtual survivors of
+        ``hosts`` in this order: the j-th with, per class, the least room among hosts j..j+k."""
+        width = len(self.classes)
         bins = [[min(self.room[hosts[x]][r] for x in range(j, j + k + 1)) for r in range(width)]
-                for j in range(n - k)]
+                for j in range(len(hosts) - k)]
         tree = _RoomTree(bins, width)
-        for _share, demand in virtual:
+        for _order, demand in virtual:
             j = tree.first(tree.checks(demand))
             if j < 0:
                 return False
@@ -388,12 +395,13 @@ def simulate(members, failures, flavors=None, grouped=False, warnings=None):
     groups = {}
     for name, key, facts in members:
         groups.setdefault(key, []).append((name, facts))
-    # A few new tuples per VM make CPython run full garbage collections over all the hosts' facts
-    # again and again on big clusters (as in counters.accumulate); nothing here creates reference cycles.
+    # A few new tuples per VM and per placement make CPython run full garbage collections over all the
+    # hosts' facts again and again on big clusters (as in counters.accumulate); nothing here makes cycles.
     collecting = gc.isenabled()
     gc.disable()
     try:
         groups = dict((key, _Group(hosts)) for key, hosts in groups.items())
+        records = dict((key, group.record(failures, flavors)) for key, group in groups.items())
     finally:
         if collecting:
             gc.enable()
@@ -404,7 +412,6 @@ def simulate(members, failures, flavors=None, grouped=False, warnings=None):
         warnings.append('failover: no valid allocations on %s (facts from a host_resources without them?): '
                         'their VMs are unknown, their loss is not simulated, and their group claims no '
                         'survival (survives: null) unless another loss already fails' % names)
-    records = dict((key, group.record(failures, flavors)) for key, group in groups.items())
     result = {'failures': failures}
     if grouped:
         result['cluster'] = _combined(list(records.values()), flavors) if records else _Group([]).record(failures, flavors)
