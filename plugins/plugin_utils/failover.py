@@ -113,8 +113,9 @@ def _claims(allocations):
             return None
         pairs = []
         for rc, amount in resources.items():
-            # type() first: the usual plain int needs only its sign checked (this runs for every VM).
-            if type(amount) is not int and not (is_bounded_number(amount) and amount == int(amount)) or amount < 0:
+            # An int first: the usual case needs only its sign checked (this runs for every VM).
+            whole = isinstance(amount, int) or is_bounded_number(amount) and amount == int(amount)
+            if not whole or isinstance(amount, bool) or amount < 0:
                 return None
             if amount:
                 pairs.append((rc, int(amount)))
