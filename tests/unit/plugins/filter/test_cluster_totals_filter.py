@@ -44,3 +44,16 @@ def test_documented_return_names_missing():
 
     described = ' '.join(yaml.safe_load(cluster_totals.RETURN)['_value']['description'])
     assert 'C(missing)' in described and 'missing' in cluster_totals_filter([host()])
+
+
+def test_failures_add_failover_and_hosts_without_allocations_warn(capfd):
+    facts = [host(), host(), host()]
+    for index, item in enumerate(facts):
+        item['hypervisor_hostname'] = 'compute-%d' % index
+        item['allocations'] = {}
+    del facts[2]['allocations']
+    totals = cluster_totals_filter(facts, failures='1')
+    assert totals['failover']['failures'] == 1 and totals['failover']['cluster']['survives'] is None
+    err = ' '.join(capfd.readouterr().err.split())
+    assert 'hypervisor.stats.cluster_totals: failover' in err and 'compute-2' in err
+    assert 'failover' not in cluster_totals_filter(facts)

@@ -391,3 +391,10 @@ def test_a_vm_that_claims_nothing_goes_to_a_survivor():
     assert lost['allocations']['none']['resources'] == {'VCPU': 0, 'MEMORY_MB': 0}
     assert replace_vms([lost, two('other', 2, 2048)], ['lost'])['placed'] == {'none': 'other'}
     assert checked([lost, two('other', 2, 2048)])[0]['cluster']['survives'] is True
+
+
+def test_replace_vms_refuses_hosts_whose_vms_are_unknown():
+    old = two('old', 2, 2048)
+    del old['allocations']
+    with pytest.raises(ClusterError, match='old'):
+        replace_vms([old, two('x', 2, 2048)], ['old'])
