@@ -27,9 +27,11 @@ requirements:
   - jmespath (for O(group_by))
 options:
   _input:
-    description: A list of C(host_resources) facts, one per host.
-    type: list
-    elements: dict
+    description:
+      - A list of C(host_resources) facts, one per host, each named by its C(hypervisor_hostname); or a dict of
+        inventory host to its facts, named by the keys (as the main job passes them, since hosts may share a
+        hostname).
+    type: raw
     required: true
   group_by:
     description:

@@ -219,14 +219,23 @@ def cluster_totals(hosts, group_by=None, flavors=None, warnings=None, failures=0
     so that a reader can group hosts the same way with ``group_of``), with ``flavors`` add ``fits``,
     with ``failures`` > 0 add ``failover`` (``failover.failover``: the loss of that many hosts per group).
 
+    ``hosts`` is a list of facts, each named by its ``hypervisor_hostname``, or a dict of inventory
+    host -> facts, named by their keys (what the main job passes: test-driver hosts, and hosts behind
+    one name service, may share a hostname).
+
     Items that are not host_resources facts are skipped, and a host whose ``group_by`` fails goes
     to the ``null`` group; both add a message to ``warnings`` (a list) when one is given. A field
     a host lacks (or has as no finite number) is not summed: ``missing`` counts those hosts per field.
     """
     if warnings is None:
         warnings = []
-    if not isinstance(hosts, (list, tuple)):
-        raise ClusterError('input must be a list of host_resources facts, got %s' % type(hosts).__name__)
+    if isinstance(hosts, dict):
+        named = [(str(name), facts) for name, facts in sorted(hosts.items(), key=lambda item: str(item[0]))]
+    elif isinstance(hosts, (list, tuple)):
+        named = [(None, facts) for facts in hosts]
+    else:
+        raise ClusterError('input must be a list of host_resources facts (or a dict of host -> facts), got %s'
+                           % type(hosts).__name__)
     expression = compile_group_by(group_by)
     flavors = check_flavors(flavors)
     # Imported here: failover builds on this module.
@@ -239,10 +248,11 @@ def cluster_totals(hosts, group_by=None, flavors=None, warnings=None, failures=0
     members = []   # (name, group key, facts) of every host summed, for the failover simulation
     if flavors is not None:
         totals['fits'] = dict((name, 0) for name in flavors)
-    for index, host in enumerate(hosts):
+    for index, (name, host) in enumerate(named):
         if not is_host_facts(host):
-            warnings.append('input item %d is not host_resources facts (%s); skipped'
-                            % (index, 'a failed result' if isinstance(host, dict) and host.get('failed')
+            warnings.append('input %s is not host_resources facts (%s); skipped'
+                            % ('item %d' % index if name is None else 'host %s' % name,
+                               'a failed result' if isinstance(host, dict) and host.get('failed')
                                else 'a dict without host fields' if isinstance(host, dict)
                                else type(host).__name__))
             continue
@@ -252,21 +262,21 @@ def cluster_totals(hosts, group_by=None, flavors=None, warnings=None, failures=0
         if expression is not None:
             key, error = _group(expression, host)
             if error is not None:
-                failed.append((_host_name(index, host), error))
+                failed.append((name or _host_name(index, host), error))
             group = groups.get(key)
             if group is None:
                 group = groups[key] = _blank()
                 if flavors is not None:
-                    group['fits'] = dict((name, 0) for name in flavors)
+                    group['fits'] = dict.fromkeys(flavors, 0)
             _add_host(group, fields)
         if failures:
-            members.append((_host_name(index, host), key, host))
+            members.append((name or _host_name(index, host), key, host))
         if flavors is not None:
-            for name, flavor in flavors.items():
+            for flavor_name, flavor in flavors.items():
                 count = host_fits(host, flavor)
-                totals['fits'][name] += count
+                totals['fits'][flavor_name] += count
                 if group is not None:
-                    group['fits'][name] += count
+                    group['fits'][flavor_name] += count
     if failed:
         names = [name for name, _error in failed]
         where = 'host %s' % names[0] if len(names) == 1 else '%d hosts (%s)' % (

@@ -18,7 +18,7 @@ def test_bad_arguments_raise_naming_the_filter_and_argument(kwargs, needle):
 
 def test_bad_input_raises_naming_the_argument():
     with pytest.raises(AnsibleFilterError, match='must be a list'):
-        cluster_totals_filter({'a': host()})
+        cluster_totals_filter('hv-1')
 
 
 def test_items_that_are_not_host_facts_are_skipped_with_a_warning(capfd):

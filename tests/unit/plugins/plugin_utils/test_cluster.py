@@ -132,3 +132,17 @@ def test_group_of_is_the_grouping_cluster_totals_sums_by():
     with pytest.raises(ClusterError, match='group_by'):
         group_of('labels.[', hosts[0])
     assert 'group_by' not in cluster_totals(hosts) and 'groups' not in cluster_totals(hosts)
+
+
+def test_hosts_given_by_inventory_name_are_named_by_it_in_warnings_and_failover():
+    hosts = {'hv-2': host(cluster='east'), 'hv-1': host(cluster='east'), 'broken': {'failed': True}}
+    for facts in (hosts['hv-1'], hosts['hv-2']):
+        facts['hypervisor_hostname'] = 'same-name'   # test-driver hosts all answer this machine's hostname
+        facts['allocations'] = {}
+    warnings = []
+    totals = cluster_totals(hosts, group_by='labels.cluster', warnings=warnings, failures=1)
+    assert totals['count'] == 2
+    assert warnings == ['input host broken is not host_resources facts (a failed result); skipped']
+    assert totals['failover']['groups']['east']['worst_hosts'][0] in ('hv-1', 'hv-2')
+    assert totals == cluster_totals([hosts['hv-1'], hosts['hv-2']], group_by='labels.cluster', failures=1) | {
+        'failover': totals['failover']}
