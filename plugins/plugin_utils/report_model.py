@@ -96,9 +96,12 @@ def _failover_record(record):
     record = _dict(record)
     unplaced = _dict(record.get('unplaced'))
     survives = record.get('survives')
+    exhaustive = record.get('exhaustive')
     return {
         'survives': survives if isinstance(survives, bool) else None,
+        'exhaustive': exhaustive if isinstance(exhaustive, bool) else None,
         'worst_hosts': [str(h) for h in record.get('worst_hosts') or [] if h is not None],
+        'unknown_hosts': [str(h) for h in record.get('unknown_hosts') or [] if h is not None],
         'unplaced': {'count': number(unplaced.get('count')),
                      'vms': [dict((k, None if _dict(vm).get(k) is None else str(vm[k])) for k in ('name', 'uuid', 'host'))
                              for vm in unplaced.get('vms') or [] if isinstance(vm, dict)]},

@@ -277,7 +277,7 @@ def test_failover_of_the_cluster_totals_reaches_the_document_and_damage_gives_nu
     doc = build_report(inputs_with(hosts, cluster=totals), NOW)
     failover = doc['failover']
     assert failover['failures'] == 1
-    assert failover['cluster'] == {'survives': None, 'worst_hosts': ['hv-a1'],
+    assert failover['cluster'] == {'survives': None, 'exhaustive': None, 'worst_hosts': ['hv-a1'], 'unknown_hosts': [],
                                    'unplaced': {'count': None, 'vms': [{'name': 'web', 'uuid': 'u1', 'host': None}]},
                                    'headroom_after': {'VCPU': 3}, 'fits_after': {}}
     assert failover['groups']['east']['survives'] is None
