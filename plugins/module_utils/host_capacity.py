@@ -357,4 +357,5 @@ def host_facts(raw, options):
         'numa_topology': raw['numa_topology'],
         'inventory': inventory,
         'allocations': allocations(active, dedicated_set),
+        'cpu_times': raw.get('cpu_times'),
     }

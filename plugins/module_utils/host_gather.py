@@ -17,7 +17,8 @@ import xml.etree.ElementTree as ET
 
 from ansible_collections.hypervisor.stats.plugins.module_utils.domain_xml import parse_domain
 from ansible_collections.hypervisor.stats.plugins.module_utils.host_capacity import CapacityError, parse_cpu_set
-from ansible_collections.hypervisor.stats.plugins.module_utils.schema import DISK_UNAVAILABLE, LOCAL_DISK_TYPES
+from ansible_collections.hypervisor.stats.plugins.module_utils.schema import (
+    DISK_UNAVAILABLE, LOCAL_DISK_TYPES, NODE_CPU_TIMES, is_count)
 
 try:
     import libvirt
@@ -229,6 +230,22 @@ def read_node_memory(conn):
         return None
 
 
+def read_node_cpu_times(conn):
+    """The host's CPU time counters in ns summed over its CPUs (virNodeGetCPUStats: user, kernel,
+    idle, iowait), or None where the driver has none. Utilisation is their growth between two
+    cycles, computed on the controller, so the module never waits to sample."""
+    try:
+        stats = conn.getCPUStats(libvirt.VIR_NODE_CPU_STATS_ALL_CPUS)
+    except libvirt.libvirtError as exc:
+        if not _not_supported(exc):
+            raise
+        return None
+    times = dict((name, stats.get(name)) for name in NODE_CPU_TIMES)
+    if not all(is_count(value) for value in times.values()):
+        return None
+    return times
+
+
 def gather_host(conn, uri, instances_path=None, storage_pool=None):
     """Read everything ``host_capacity.host_facts`` needs from one connection."""
     collected_at = int(time.time())
@@ -255,6 +272,7 @@ def gather_host(conn, uri, instances_path=None, storage_pool=None):
         'online_cpus': online,
         'nodeinfo_memory_mb': info[1],
         'node_memory': read_node_memory(conn),
+        'cpu_times': read_node_cpu_times(conn),
         'cpu_info': cpu_info,
         'numa_topology': numa,
         'disk': disk,

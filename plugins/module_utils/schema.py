@@ -71,7 +71,9 @@ VM_TOTAL_FIELDS = tuple(total for total, _group, _counter, _divisor in VM_TOTALS
 COUNTERS = ('cpu_time_ns',) + VM_TOTAL_FIELDS
 # Contention signals (issue 14), read from the same bulk record as the fields above. They are
 # tuples of their own: MEMORY_FIELDS, DISK_FIELDS and VM_TOTAL_FIELDS are what the accumulate
-# filter and the report iterate, and these signals are neither accumulated nor reported there.
+# filter and the report iterate, and these signals are neither accumulated nor reported there
+# (a VM's `memory` is also kept as it is by accumulate, hence a dict of its own for the guest's
+# memory pressure).
 # Host CPU time of the domain, cpu-total group: (our name, bulk-stats key, getCPUStats(True) key).
 CPU_SPLIT_SOURCES = (('cpu_user_ns', 'cpu.user', 'user_time'), ('cpu_system_ns', 'cpu.system', 'system_time'))
 CPU_SPLIT_FIELDS = tuple(name for name, _bulk, _call in CPU_SPLIT_SOURCES)
@@ -81,8 +83,9 @@ CPU_SPLIT_FIELDS = tuple(name for name, _bulk, _call in CPU_SPLIT_SOURCES)
 # when the host kernel keeps no schedstats).
 VCPUS_DETAIL = 'vcpus_detail'
 VCPU_FIELDS = (('delay_ns', 'delay'), ('wait_ns', 'wait'))
-# Guest memory pressure, kept in a VM's `memory` beside MEMORY_FIELDS (balloon statistics the
-# guest reports): (our name, bulk-stats key, virDomainMemoryStats key). Sizes in KiB, faults counts.
+# A VM's dict of the guest's memory pressure (balloon statistics the guest reports), and its fields:
+# (our name, bulk-stats key, virDomainMemoryStats key). Sizes in KiB, faults counts.
+MEMORY_PRESSURE = 'memory_pressure'
 MEMORY_PRESSURE_SOURCES = (('swap_in_kb', 'balloon.swap_in', 'swap_in'), ('swap_out_kb', 'balloon.swap_out', 'swap_out'),
                            ('major_faults', 'balloon.major_fault', 'major_fault'),
                            ('minor_faults', 'balloon.minor_fault', 'minor_fault'),
@@ -116,6 +119,9 @@ CLUSTER_FACT = 'hypervisor_stats_cluster'
 
 # --- defaults ------------------------------------------------------------------
 
+# The host's CPU time counters (ns, over all its CPUs) host_resources returns as cpu_times, named as
+# virNodeGetCPUStats names them; the controller turns their growth into the host's CPU utilisation.
+NODE_CPU_TIMES = ('user', 'kernel', 'idle', 'iowait')
 DEFAULT_URI = 'qemu:///system'
 DEFAULT_INSTANCES_PATH = '/var/lib/libvirt/images'
 DEFAULT_STATES = ('running', 'paused')

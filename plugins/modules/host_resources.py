@@ -272,6 +272,15 @@ ansible_facts:
           returned: success
           sample:
             0d4c1b5e-3b1a-4d8e-9a51-1f2a3b4c5d6e: {name: web-1, resources: {VCPU: 2, MEMORY_MB: 4096, DISK_GB: 20}}
+        cpu_times:
+          description:
+            - The host's CPU time counters in nanoseconds, summed over its CPUs - C(user), C(kernel), C(idle) and
+              C(iowait) (virNodeGetCPUStats); null where the driver has none.
+            - Counters since boot; the main job turns their growth between two cycles into the host's CPU utilisation
+              for the history, so the module never waits to sample.
+          type: dict
+          returned: success
+          sample: {user: 9797400000, kernel: 34678723400000, idle: 87264900000, iowait: 763600000}
 '''
 
 from ansible_collections.hypervisor.stats.plugins.module_utils.host_capacity import (

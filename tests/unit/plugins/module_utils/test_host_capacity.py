@@ -411,3 +411,10 @@ def test_an_unreadable_pool_fails_after_the_option_checks():
         facts(raw, cpu_shared_set='0-7')
     with pytest.raises(LookupError, match="storage_pool 'nope'"):
         facts(raw)
+
+
+def test_cpu_times_pass_through_and_may_be_unknown():
+    raw = raw_host()
+    assert facts(raw)['cpu_times'] is None
+    raw['cpu_times'] = {'user': 1, 'kernel': 2, 'idle': 3, 'iowait': 4}
+    assert facts(raw)['cpu_times'] == {'user': 1, 'kernel': 2, 'idle': 3, 'iowait': 4}

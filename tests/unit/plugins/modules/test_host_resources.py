@@ -502,3 +502,11 @@ def test_a_password_in_the_uri_is_in_no_failure(args, tmp_path):
     out, result = run_module_raw(args, tmp_path)
     assert result['failed'] is True
     assert 's3cret' not in out and 'qu3ry' not in out, out
+
+
+def test_cpu_times_are_the_hosts_own_counters(tmp_path):
+    import libvirt
+    uri = node_uri('host_small.xml')
+    facts = facts_of(run_module({'uri': uri, 'storage_pool': 'instances'}, tmp_path))
+    expected = libvirt.openReadOnly(uri).getCPUStats(libvirt.VIR_NODE_CPU_STATS_ALL_CPUS)
+    assert facts['cpu_times'] == dict((name, expected[name]) for name in ('user', 'kernel', 'idle', 'iowait'))
