@@ -101,9 +101,10 @@ def _panel(parts, panel, rc, daily, record, now_day):
         parts.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="%s"/>' % (panel.left, y, panel.right, y, COLOURS['grid']))
         parts.append('<text x="%d" y="%.1f" font-size="10" text-anchor="end" fill="%s" %s>%s</text>'
                      % (panel.left - 4, y + 3, COLOURS['text'], FONT, _h(amount(rc, value))))
-    for day in (panel.first, (panel.first + now_day) // 2, now_day, (now_day + panel.last) // 2, panel.last):
-        parts.append('<text x="%.1f" y="%d" font-size="10" text-anchor="middle" fill="%s" %s>%s</text>'
-                     % (panel.x(day), panel.y0 + 14, COLOURS['text'], FONT, _h(_date(day))))
+    ticks = (panel.first, (panel.first + now_day) // 2, now_day, (now_day + panel.last) // 2, panel.last)
+    for day, anchor in zip(ticks, ('start', 'middle', 'middle', 'middle', 'end')):
+        parts.append('<text x="%.1f" y="%d" font-size="10" text-anchor="%s" fill="%s" %s>%s</text>'
+                     % (panel.x(day), panel.y0 + 14, anchor, COLOURS['text'], FONT, _h(_date(day))))
     now_x = panel.x(now_day)
     parts.append('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-dasharray="2,3"/>'
                  % (now_x, panel.y1, now_x, panel.y0, COLOURS['today']))
