@@ -27,8 +27,9 @@ __metaclass__ = type
 from ansible_collections.hypervisor.stats.plugins.module_utils.schema import (
     BLOCK_STATS_FLAGS_KEYS, BLOCK_STATS_ORDER, CPU_SPLIT_FIELDS, CPU_SPLIT_SOURCES, DEFAULT_VM_TIMEOUT, DISK_FIELDS,
     DISK_LATENCY_SOURCES, DISK_SIGNAL_FIELDS, DISK_SIZE_FIELDS, MAX_CPU_SAMPLE_SECONDS, MAX_VCPUS, MAX_VM_TIMEOUT,
-    MEMORY_FIELDS, MEMORY_PRESSURE_FIELDS, MEMORY_PRESSURE_SOURCES, MEMORY_SOURCES, NIC_FIELDS, STATE_NAMES,
-    VCPU_FIELDS, VCPUS_DETAIL, VM_SIGNAL_TOTAL_FIELDS, VM_TOTAL_FIELDS, VM_TOTALS, is_finite_number, reading_or_none,
+    MEMORY_FIELDS, MEMORY_PRESSURE, MEMORY_PRESSURE_FIELDS, MEMORY_PRESSURE_SOURCES, MEMORY_SOURCES, NIC_FIELDS,
+    STATE_NAMES, VCPU_FIELDS, VCPUS_DETAIL, VM_SIGNAL_TOTAL_FIELDS, VM_TOTAL_FIELDS, VM_TOTALS, is_finite_number,
+    reading_or_none,
 )
 
 # Bulk-stats suffixes of a disk's fields: DISK_FIELDS as they are, the signals sanitised.
@@ -130,7 +131,8 @@ def blank_vm(name, uuid, domain_id=None, state=None):
     vm.update(dict.fromkeys(CPU_SPLIT_FIELDS))
     vm.update({
         VCPUS_DETAIL: [],
-        'memory': dict.fromkeys(MEMORY_FIELDS + MEMORY_PRESSURE_FIELDS),
+        'memory': dict.fromkeys(MEMORY_FIELDS),
+        MEMORY_PRESSURE: dict.fromkeys(MEMORY_PRESSURE_FIELDS),
         'disks': {},
         'nics': {},
         'totals': dict.fromkeys(VM_TOTAL_FIELDS + VM_SIGNAL_TOTAL_FIELDS),
@@ -161,7 +163,7 @@ def vm_from_bulk_record(name, uuid, domain_id, record, disk_targets=None):
         vm[ours] = reading_or_none(record.get(bulk_key))
     vm[VCPUS_DETAIL] = vcpus_from_record(record)
     for ours, bulk_key, _call_key in MEMORY_PRESSURE_SOURCES:
-        vm['memory'][ours] = reading_or_none(record.get(bulk_key))
+        vm[MEMORY_PRESSURE][ours] = reading_or_none(record.get(bulk_key))
     vm['disks'] = _devices_from_record(record, 'block', _DISK_BULK, disk_targets, _DISK_SANITISED)
     vm['nics'] = _devices_from_record(record, 'net', NIC_FIELDS)
     return with_totals(vm)
@@ -232,7 +234,7 @@ def vm_from_calls(name, uuid, domain_id, info, block_stats=None, interface_stats
                 vm['memory'][ours] = memory_stats[call_key]
         if isinstance(memory_stats, dict):
             for ours, _bulk, call_key in MEMORY_PRESSURE_SOURCES:
-                vm['memory'][ours] = reading_or_none(memory_stats.get(call_key))
+                vm[MEMORY_PRESSURE][ours] = reading_or_none(memory_stats.get(call_key))
         block_info = block_info or {}
         for dev, values in (block_stats or {}).items():
             vm['disks'][dev] = _disk_from_calls(values, block_info.get(dev))

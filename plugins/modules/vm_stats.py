@@ -141,10 +141,12 @@ ansible_facts:
               scheduler's wait time; libvirt reports 0 when the host kernel keeps no scheduler statistics).
               Empty for a stopped VM and on the per-domain path (no per-domain call reports them).
             - C(memory) with C(max_kb), C(actual_kb) (balloon size), C(unused_kb), C(available_kb) and
-              C(rss_kb), in KiB; and the guest's memory pressure from its balloon driver (balloon group),
-              C(swap_in_kb), C(swap_out_kb) (KiB swapped in and out since boot), C(major_faults),
-              C(minor_faults) (page faults since boot), C(usable_kb) (memory the guest could use without
-              swapping) and C(disk_caches_kb) (memory it could reclaim from its disk caches).
+              C(rss_kb), in KiB.
+            - C(memory_pressure), the guest's memory pressure as its balloon driver reports it (balloon
+              group; C(memoryStats) on the per-domain path), with C(swap_in_kb), C(swap_out_kb) (KiB swapped
+              in and out since boot), C(major_faults), C(minor_faults) (page faults since boot), C(usable_kb)
+              (memory the guest could use without swapping) and C(disk_caches_kb) (memory it could reclaim
+              from its disk caches), each null without a balloon with statistics.
             - C(disks) keyed by target device (C(vda), ...) with C(rd_bytes), C(wr_bytes), C(rd_req),
               C(wr_req); C(rd_total_times_ns), C(wr_total_times_ns) (time spent on reads and writes),
               C(fl_req), C(fl_total_times_ns) (flush requests and their time); C(capacity) (the disk's size
@@ -158,8 +160,8 @@ ansible_facts:
               C(network_read_kb) (received), C(network_write_kb) (sent), C(disk_read_kb), C(disk_write_kb),
               C(disk_read_ios), C(disk_write_ios); null when a device's counter is unknown. C(cpu_delay_ns)
               is C(delay_ns) summed over the vCPUs that report it, null when none does.
-            - Each of these contention signals (C(cpu_user_ns), C(cpu_system_ns), C(vcpus_detail), the memory
-              pressure, the disk latency and sizes, C(cpu_delay_ns)) is null where the driver, the libvirt
+            - Each of these contention signals (C(cpu_user_ns), C(cpu_system_ns), C(vcpus_detail),
+              C(memory_pressure), the disk latency and sizes, C(cpu_delay_ns)) is null where the driver, the libvirt
               version or the guest does not report it (never 0), and when libvirt's reading is no count
               (negative, fractional, 2^63 or more).
             - C(timed_out) true when the VM did not answer within O(timeout). What needs its QEMU monitor
@@ -183,8 +185,9 @@ ansible_facts:
                 - {id: 0, delay_ns: 1843000000, wait_ns: 0}
                 - {id: 1, delay_ns: 1710000000, wait_ns: 0}
               memory: {max_kb: 2097152, actual_kb: 2097152, unused_kb: 1500000, available_kb: 2030000,
-                       rss_kb: 800000, swap_in_kb: 0, swap_out_kb: 0, major_faults: 312, minor_faults: 481516,
-                       usable_kb: 1720000, disk_caches_kb: 220000}
+                       rss_kb: 800000}
+              memory_pressure: {swap_in_kb: 0, swap_out_kb: 0, major_faults: 312, minor_faults: 481516,
+                                usable_kb: 1720000, disk_caches_kb: 220000}
               disks:
                 vda: {rd_bytes: 10485760, wr_bytes: 2097152, rd_req: 640, wr_req: 128,
                       rd_total_times_ns: 1520000000, wr_total_times_ns: 310000000, fl_req: 64,

@@ -239,7 +239,7 @@ def signal_readings(vm, stats, gauges):
     """[(name, module's value, virsh's value)] of every signal; ``gauges`` adds the ones that may go
     either way (compared only while the guest is paused)."""
     pairs = [(ours, vm[ours], stats[theirs]) for ours, theirs in CPU_SIGNALS]
-    pairs += [(ours, vm['memory'][ours], stats[theirs])
+    pairs += [(ours, vm['memory_pressure'][ours], stats[theirs])
               for ours, theirs in MEMORY_COUNTERS + (MEMORY_GAUGES if gauges else ())]
     vda = devices(stats, 'block')['vda']
     pairs += [('vda.' + ours, vm['disks']['vda'][ours], vda[theirs])
@@ -291,7 +291,7 @@ def test_signals_of_running_guests_lie_between_two_virsh_readings(guests, libvir
         check_vcpus(vm, version)
         assert_bracketed(vm, before[g.uuid], after[g.uuid], gauges=False)
         assert vm['cpu_user_ns'] + vm['cpu_system_ns'] > 0 and vm['disks']['vda']['fl_req'] > 0  # fsync flushes
-        assert vm['disks']['vda']['rd_total_times_ns'] > 0 and vm['memory']['minor_faults'] > 0
+        assert vm['disks']['vda']['rd_total_times_ns'] > 0 and vm['memory_pressure']['minor_faults'] > 0
         assert 'hdc' not in vm['disks']
 
 
@@ -321,4 +321,4 @@ def test_signals_through_ansible_agree_with_virsh_domstats(guests, libvirtd, tmp
         assert vm['disks']['vda']['capacity'] == os.path.getsize(image) == 32 * 1024 * 1024
         # The guest wrote 256 KiB at 4 MiB every round: the highest offset written is past it.
         assert vm['disks']['vda']['allocation'] >= 4 * 1024 * 1024 + 256 * 1024
-        assert 0 < vm['memory']['usable_kb'] <= vm['memory']['max_kb']
+        assert 0 < vm['memory_pressure']['usable_kb'] <= vm['memory']['max_kb']

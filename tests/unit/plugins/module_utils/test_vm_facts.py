@@ -53,9 +53,9 @@ def test_bulk_record_maps_every_field():
     assert vm['state'] == 'running' and vm['vcpus'] == 1 and vm['cpu_time_ns'] == 2294004000
     assert vm['cpu_utilization'] is None and vm['timed_out'] is False
     assert vm['memory'] == {'max_kb': 98304, 'actual_kb': 98304, 'unused_kb': 34000,
-                            'available_kb': 62144, 'rss_kb': 204468,
-                            'swap_in_kb': 0, 'swap_out_kb': 0, 'major_faults': 0, 'minor_faults': 1363,
-                            'usable_kb': 40496, 'disk_caches_kb': 2488}
+                            'available_kb': 62144, 'rss_kb': 204468}
+    assert vm['memory_pressure'] == {'swap_in_kb': 0, 'swap_out_kb': 0, 'major_faults': 0, 'minor_faults': 1363,
+                                     'usable_kb': 40496, 'disk_caches_kb': 2488}
     assert vm['cpu_user_ns'] == 1989517000 and vm['cpu_system_ns'] == 199763000
     assert vm['vcpus_detail'] == [{'id': 0, 'delay_ns': 15842879452, 'wait_ns': 0}]
     assert vm['disks'] == {'vda': {'rd_bytes': 1315328, 'wr_bytes': 524288, 'rd_req': 12, 'wr_req': 2,
@@ -206,7 +206,8 @@ def signals(vm):
     """Every contention signal of a per-VM dict, flat: {name: value}."""
     flat = {'cpu_user_ns': vm['cpu_user_ns'], 'cpu_system_ns': vm['cpu_system_ns'],
             'cpu_delay_ns': vm['totals']['cpu_delay_ns']}
-    flat.update(('memory.' + f, vm['memory'][f]) for f in MEMORY_SIGNALS)
+    assert set(vm['memory_pressure']) == set(MEMORY_SIGNALS)
+    flat.update(('memory_pressure.' + f, vm['memory_pressure'][f]) for f in MEMORY_SIGNALS)
     for dev, disk in vm['disks'].items():
         flat.update(('%s.%s' % (dev, f), disk[f]) for f in DISK_SIGNALS)
     for vcpu in vm['vcpus_detail']:

@@ -72,10 +72,10 @@ def test_fallback_reads_devices_by_name_and_counters_lie_between_direct_calls(co
     assert app['state'] == 'running' and app['vcpus'] == 4 and app['domain_id'] == dom.ID()
     mem = dom.memoryStats()
     assert app['memory'] == {'max_kb': 4096 * 1024, 'actual_kb': 3072 * 1024, 'unused_kb': mem['unused'],
-                             'available_kb': mem['available'], 'rss_kb': mem['rss'],
-                             'swap_in_kb': mem['swap_in'], 'swap_out_kb': mem['swap_out'],
-                             'major_faults': mem['major_fault'], 'minor_faults': mem['minor_fault'],
-                             'usable_kb': mem['usable'], 'disk_caches_kb': mem['disk_caches']}
+                             'available_kb': mem['available'], 'rss_kb': mem['rss']}
+    assert app['memory_pressure'] == {'swap_in_kb': mem['swap_in'], 'swap_out_kb': mem['swap_out'],
+                                      'major_faults': mem['major_fault'], 'minor_faults': mem['minor_fault'],
+                                      'usable_kb': mem['usable'], 'disk_caches_kb': mem['disk_caches']}
     assert vms[APP02]['state'] == 'paused' and vms[APP02]['memory']['rss_kb'] is None  # no balloon
     assert app['cpu_utilization'] is None and not app['timed_out']
     assert result.warnings == [] and result.vanished == []
@@ -161,11 +161,12 @@ def test_fallback_fills_the_signals_its_calls_report_and_leaves_the_rest_null(co
         assert disk['fl_req'] is None and disk['fl_total_times_ns'] is None
         assert disk['rd_req'] is not None   # blockStats still read
     mem = dom.memoryStats()
-    assert app['memory']['usable_kb'] == mem['usable'] and app['memory']['disk_caches_kb'] == mem['disk_caches']
+    assert app['memory_pressure']['usable_kb'] == mem['usable']
+    assert app['memory_pressure']['disk_caches_kb'] == mem['disk_caches']
     # Paused app-02 has no balloon; stopped old-03 has no runtime figures at all.
-    assert [vms[APP02]['memory'][f] for f in ('swap_in_kb', 'major_faults', 'usable_kb')] == [None, None, None]
+    assert set(vms[APP02]['memory_pressure'].values()) == {None}
     off = vms[OLD03]
-    assert off['cpu_user_ns'] is None and off['vcpus_detail'] == [] and off['memory']['swap_out_kb'] is None
+    assert off['cpu_user_ns'] is None and off['vcpus_detail'] == [] and set(off['memory_pressure'].values()) == {None}
 
 
 def count_calls(monkeypatch, name, fail_with=None):
