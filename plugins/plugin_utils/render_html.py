@@ -8,8 +8,9 @@ import os
 from html import escape
 
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_text import (
-    RESOURCE_DISPLAY, TABLE_RESOURCES, TOP_KINDS, amount, failover_verdict, fits_after_text, fits_rows, ordered_hosts,
-    problem_text, summary_text, top_rows, top_title, utc_text)
+    RESOURCE_DISPLAY, TABLE_RESOURCES, TOP_KINDS, amount, failover_verdict, fits_after_text, fits_rows, forecast_rows,
+    forecast_title, ordered_hosts, planned_lines, problem_text, summary_text, top_rows, top_title, utc_text)
+from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_chart import render_charts
 
 CSS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'report.css')
 BAR_WIDTH = 240
@@ -139,6 +140,22 @@ def _simple_table(header, rows, numeric_from, css_class=''):
     return '<table class="%s"><thead><tr>%s</tr></thead><tbody>%s</tbody></table>' % (css_class, head, body)
 
 
+def _forecast_section(doc):
+    """The 'full in' table, the planned workloads and one chart per group and the cluster."""
+    header, rows = forecast_rows(doc)
+    if not rows:
+        return ''
+    parts = ['<h2>Forecast</h2><section class="panel" id="forecast"><p class="cap">%s.</p>%s' % (
+        _h(forecast_title(doc)), _simple_table(header, rows, 1))]
+    parts += ['<p class="cap">%s</p>' % _h(line) for line in planned_lines(doc)]
+    if doc.get('history'):
+        charts = render_charts(doc['history'], doc['forecast'])
+        for name, svg in [(None, charts['cluster'])] + sorted(charts['groups'].items()):
+            parts.append('<figure class="chart" data-group="%s">%s</figure>' % (_h('' if name is None else name), svg))
+    parts.append('</section>')
+    return ''.join(parts)
+
+
 def render_html(doc):
     """One self-contained page: inline CSS and static SVG, no script and nothing fetched."""
     cluster, failover = doc['cluster'], doc.get('failover')
@@ -163,6 +180,7 @@ def render_html(doc):
         out.append('<h2>Flavor fits</h2><section class="panel" id="flavors"><p class="cap">How many more instances '
                    'of each flavor fit, counted host by host (an instance never spans hosts).</p>%s</section>'
                    % _simple_table(header, rows, 1))
+    out.append(_forecast_section(doc))
     if doc['hosts']:
         entries = []
         for host in ordered_hosts(doc):

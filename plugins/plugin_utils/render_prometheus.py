@@ -9,7 +9,8 @@ its HELP and TYPE, in first-seen order.
 import math
 import re
 
-from ansible_collections.hypervisor.stats.plugins.module_utils.schema import GIB, KIB, MIB, RESOURCE_CLASSES
+from ansible_collections.hypervisor.stats.plugins.module_utils.schema import (
+    GIB, KIB, MIB, RESOURCE_CLASSES, is_finite_number)
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_text import ordered_hosts
 
 PROM_PREFIX = 'hypervisor_stats_'
@@ -166,6 +167,34 @@ def _prom_failover(expo, failover):
                      labels + [('flavor', flavor)], count)
 
 
+def _prom_forecast(expo, forecast):
+    """When each resource runs full (absent when never, or without enough history), and the
+    headroom once the planned workloads already due are placed."""
+    if not forecast or not is_finite_number(forecast.get('now')):
+        return
+    scopes = [([], forecast['cluster'])] + [([('group', g)], s) for g, s in forecast['groups'].items()]
+    for labels, scope in scopes:
+        for rc in RESOURCE_CLASSES:
+            record = scope.get(rc)
+            days = record.get('days_until_full') if isinstance(record, dict) else None
+            if is_finite_number(days):
+                expo.add('forecast_full_timestamp_seconds', 'gauge', 'When used reaches capacity at the '
+                         'Theil-Sen trend of the daily history, as Unix time; absent when never.',
+                         [('resource', rc)] + labels, int(forecast['now'] + days * 86400))
+    if not forecast.get('planned'):
+        return
+    for labels, scope in scopes:
+        room = scope.get('headroom') if isinstance(scope.get('headroom'), dict) else {}
+        for rc, stem, factor, unit in PROM_RESOURCES:
+            value = (room.get('free_after_planned') or {}).get(rc)
+            if is_finite_number(value):
+                expo.add('planned_%s_free_after%s' % (stem, unit), 'gauge', 'Free %s once the planned workloads '
+                         'already due are placed (negative: short).' % rc, labels, value * factor)
+        for flavor, count in sorted((room.get('fits_after_planned') or {}).items()):
+            expo.add('planned_flavor_fits_after', 'gauge', 'More instances of the flavor that fit once the planned '
+                     'workloads already due are placed.', labels + [('flavor', flavor)], count)
+
+
 def render_prometheus(doc):
     """Text exposition format: gauges for capacity and utilisation, counters for VM totals."""
     expo = _Exposition()
@@ -208,6 +237,7 @@ def render_prometheus(doc):
             expo.add('group_flavor_fits', 'gauge', 'More instances of the flavor that fit in the group.',
                      [('group_by', cluster['group_by']), ('group', group), ('flavor', flavor)], count)
     _prom_failover(expo, doc.get('failover'))
+    _prom_forecast(expo, doc.get('forecast'))
     for vm in sorted(doc['vms'].values(), key=lambda v: (v['host'], v['name'], v['uuid'])):
         labels = [('host', vm['host']), ('vm', vm['name']), ('uuid', vm['uuid']), ('group', host_group.get(vm['host']))]
         expo.add('vm_info', 'gauge', 'VM state; always 1.', labels + [('state', vm['state'])], 1)

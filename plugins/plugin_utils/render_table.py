@@ -7,8 +7,8 @@ import textwrap
 import unicodedata
 
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_text import (
-    TABLE_RESOURCES, TOP_KINDS, amount, failover_rows, failover_verdict, fits_after_text, fits_rows, ordered_hosts,
-    problem_text, summary_text, top_rows, top_title, utc_text)
+    TABLE_RESOURCES, TOP_KINDS, amount, failover_rows, failover_verdict, fits_after_text, fits_rows, forecast_rows,
+    forecast_title, ordered_hosts, planned_lines, problem_text, summary_text, top_rows, top_title, utc_text)
 
 HEADROOM_UNITS = {'VCPU': 'vCPUs', 'MEMORY_MB': 'GiB RAM', 'DISK_GB': 'GiB disk'}
 
@@ -154,6 +154,20 @@ def _failover_lines(doc, width):
     return lines
 
 
+def _forecast_lines(doc, width):
+    header, rows = forecast_rows(doc)
+    if not rows:
+        return []
+    lines = ['', forecast_title(doc) + ':']
+    lines += text_columns(header, rows, right=set(range(1, len(header) - 1)), width=width, indent='  ')
+    planned = planned_lines(doc)
+    if planned:
+        lines += ['', 'Planned workloads (%d):' % len(doc['forecast']['planned'])]
+        for text in planned:
+            lines += textwrap.wrap(one_line(text), width, initial_indent='  ', subsequent_indent='    ')
+    return lines
+
+
 def render_table(doc, width=80):
     """The report as plain text at most ``width`` columns wide, without colour."""
     lines = ['%s. %s.' % (utc_text(doc['generated_at']), summary_text(doc))]
@@ -169,6 +183,7 @@ def render_table(doc, width=80):
         lines += [''] + textwrap.wrap('Headroom: %s free in the cluster.' % free, width)
     lines += _fits_table(doc, width)
     lines += _failover_lines(doc, width)
+    lines += _forecast_lines(doc, width)
     for kind in TOP_KINDS:
         header, rows = top_rows(doc, kind)
         if rows:

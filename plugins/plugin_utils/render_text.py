@@ -161,3 +161,65 @@ def failover_rows(doc):
 
 def fits_after_text(record):
     return ', '.join('%s %s' % (flavor, '-' if n is None else n) for flavor, n in record['fits_after'].items())
+
+
+FORECAST_RESOURCES = ('VCPU', 'MEMORY_MB', 'DISK_GB')
+
+
+def full_in_text(record):
+    """A forecast record as a table cell: '45 d', 'now', 'never', or 'too new' without enough history."""
+    if not isinstance(record, dict):
+        return '-'
+    days = record.get('days_until_full')
+    if days is None:
+        return 'too new' if record.get('reason') == 'not enough history' else 'never'
+    return 'now' if days <= 0 else '%d d' % days
+
+
+def forecast_scopes(doc):
+    """(label, scope) of each group, then the cluster; none without a forecast."""
+    forecast = doc.get('forecast')
+    if not forecast:
+        return []
+    return [('[%s]' % group, scope) for group, scope in forecast['groups'].items()] + [('CLUSTER', forecast['cluster'])]
+
+
+def first_full(scope):
+    """(date, resource name) of the earliest forecast exhaustion of a scope, or None."""
+    dated = [(scope[rc]['full_on'], RESOURCE_NAMES[rc][0]) for rc in FORECAST_RESOURCES
+             if isinstance(scope.get(rc), dict) and scope[rc].get('full_on')]
+    return min(dated) if dated else None
+
+
+def forecast_rows(doc):
+    """Header and rows of the 'full in' table: each group, then the cluster."""
+    header = ['GROUP'] + ['%s full in' % RESOURCE_NAMES[rc][0] for rc in FORECAST_RESOURCES] + ['first full on']
+    rows = []
+    for label, scope in forecast_scopes(doc):
+        first = first_full(scope)
+        rows.append([label] + [full_in_text(scope.get(rc)) for rc in FORECAST_RESOURCES]
+                    + ['%s (%s)' % first if first else '-'])
+    return header, rows
+
+
+def forecast_title(doc):
+    forecast = doc['forecast']
+    return 'Forecast, Theil-Sen over %s days of daily points%s' % (
+        forecast.get('forecast_days'), ', SIMULATED history' if forecast.get('simulated') else '')
+
+
+def planned_lines(doc):
+    """One text per scope of the headroom before and after the planned workloads already due."""
+    forecast = doc.get('forecast')
+    if not forecast or not forecast.get('planned'):
+        return []
+    lines = []
+    for label, scope in forecast_scopes(doc):
+        room = scope.get('headroom') or {}
+        before, after = room.get('free') or {}, room.get('free_after_planned') or {}
+        parts = ['%s %s -> %s' % (RESOURCE_NAMES[rc][0], amount(rc, before.get(rc)), amount(rc, after.get(rc)))
+                 for rc in FORECAST_RESOURCES if rc in before]
+        fits, fits_after = room.get('fits') or {}, room.get('fits_after_planned') or {}
+        parts += ['%s fits %s -> %s' % (f, fits[f], fits_after.get(f, '-')) for f in sorted(fits)]
+        lines.append('%s free before -> after planned: %s' % (label, ', '.join(parts) or '-'))
+    return lines

@@ -8,7 +8,10 @@ task stored them (``set_fact``), so the report works with any playbook:
 
 * ``accumulate``: host -> ``{collected_at, vms: {uuid: {cumulative, ...}}}``, or one host's entry;
 * ``cluster_totals``: ``{count, inventory, ...}``, or the main job's record of it
-  ``{collected_at, group, hosts_collected, hosts_missed, totals: <cluster_totals>}``.
+  ``{collected_at, group, hosts_collected, hosts_missed, totals: <cluster_totals>, forecast: <forecast>}``;
+* ``forecast``: ``{today, forecast_days, cluster, groups, ...}``;
+* ``history``: the store host's entry ``{version, cluster, groups}`` (``hypervisor_stats_history``), or
+  the whole output of the filter, ``{cluster: <entry>, hosts}``.
 """
 
 from ansible_collections.hypervisor.stats.plugins.module_utils.schema import HOST_FACT, VM_FACT, is_number
@@ -51,6 +54,18 @@ def is_cluster_totals(value):
     return isinstance(value, dict) and is_number(value.get('count')) and isinstance(value.get('inventory'), dict)
 
 
+def is_forecast(value):
+    """A ``forecast`` output: the day it was made for, its window and the cluster's scope."""
+    return isinstance(value, dict) and isinstance(value.get('today'), str) and 'forecast_days' in value \
+        and isinstance(value.get('cluster'), dict)
+
+
+def is_history_entry(value):
+    """The store host's history entry (``history`` filter's ``cluster``): a version and the cluster's series."""
+    return isinstance(value, dict) and is_number(value.get('version')) and isinstance(value.get('cluster'), dict) \
+        and isinstance(value.get('groups'), dict)
+
+
 def is_cluster_record(value):
     """The main job's record of a cycle: its ``cluster_totals`` output under ``totals``."""
     return isinstance(value, dict) and is_cluster_totals(value.get('totals'))
@@ -72,6 +87,8 @@ class ReportInputs:
         self.vm_stats = {}         # inventory host -> vm_stats facts
         self.counters = {}         # inventory host -> accumulate entry {collected_at, vms}
         self.cluster = None        # cluster_totals output
+        self.forecast = None       # forecast output
+        self.history = None        # the store host's history entry
         self.problems = {}         # inventory host -> {status, task, message, ignored}
 
     def add_facts(self, host, facts):
@@ -95,6 +112,14 @@ class ReportInputs:
                 self.cluster = value
             elif is_cluster_record(value):
                 self.cluster = value['totals']
+                if is_forecast(value.get('forecast')):
+                    self.forecast = value['forecast']
+            elif is_forecast(value):
+                self.forecast = value
+            elif is_history_entry(value):
+                self.history = value
+            elif isinstance(value.get('hosts'), dict) and is_history_entry(value.get('cluster')):
+                self.history = value['cluster']
             else:
                 continue
             taken = True

@@ -16,7 +16,7 @@ grouped by the report's own ``group_by``) here, by ``cluster_totals`` itself.
 from ansible_collections.hypervisor.stats.plugins.module_utils.libvirt_client import redact_uri
 from ansible_collections.hypervisor.stats.plugins.module_utils.schema import (
     COUNTERS, GONE, INVENTORY_FIELDS, MEMORY_FIELDS, RESOURCE_CLASSES, STATISTICS_FIELDS, VM_TOTAL_FIELDS,
-    number_or_none as number)
+    is_finite_number, number_or_none as number)
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.cluster import (
     ClusterError, cluster_totals, compile_group_by, group_of)
 
@@ -121,6 +121,32 @@ def _failover(data):
             'cluster': _failover_record(data.get('cluster')),
             'groups': dict((str(g), _failover_record(r)) for g, r in sorted(_dict(data.get('groups')).items(),
                                                                          key=lambda i: str(i[0])))}
+
+
+def plain(value, depth=0):
+    """A JSON-safe copy of plain data: dicts with text keys, lists, text, booleans and finite
+    numbers (NaN, infinities and anything else become null), at most 12 levels deep."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if is_finite_number(value):
+        return value
+    if depth >= 12:
+        return None
+    if isinstance(value, dict):
+        return dict((str(k), plain(v, depth + 1)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return [plain(v, depth + 1) for v in value]
+    return None
+
+
+def _forecast(section):
+    """The forecast section of the run (hypervisor_stats_forecast_* and planned workloads), or None."""
+    if not isinstance(section, dict):
+        return None
+    out = plain(section)
+    out['cluster'] = _dict(out.get('cluster'))
+    out['groups'] = dict((g, _dict(v)) for g, v in sorted(_dict(out.get('groups')).items()))
+    return out
 
 
 def _stored_grouping(data):
@@ -293,6 +319,9 @@ def build_report(inputs, generated_at, top=5, group_by=None):
         'problems': problems,
         'cluster': cluster,
         'failover': failover,
+        'forecast': _forecast(inputs.forecast),
+        # the bounded history the charts are drawn from (docs/forecast.md), as the fact cache keeps it
+        'history': plain(inputs.history) if isinstance(inputs.history, dict) else None,
         'vms': vms,
         'top': _top(vms, int(top)),
     }

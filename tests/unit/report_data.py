@@ -4,6 +4,8 @@ Host facts use host_capacity.inventory_record, the same function host_resources 
 so the records carry exactly the fields and arithmetic the module returns.
 """
 
+import json
+
 from ansible_collections.hypervisor.stats.plugins.module_utils.host_capacity import inventory_record
 from ansible_collections.hypervisor.stats.plugins.module_utils.schema import VM_TOTAL_FIELDS as TOTALS
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.cluster import cluster_totals
@@ -124,3 +126,34 @@ def full_doc(group_by='labels.cluster', top=5, long_names=False, failover=None):
     inputs.add_problem('hv-c9', 'unreachable', 'Read capacity', 'Failed to connect: "no route" \\ to host')
     inputs.add_problem(names[1], 'failed', 'Read VM statistics', 'libvirt error')
     return build_report(inputs, NOW, top=top, group_by=group_by)
+
+
+DAY = 86400
+
+
+def forecast_doc(days=30, planned=None):
+    """The report of cluster_inputs() after ``days`` daily cycles in which every host's vCPU use grows
+    by 1 a day, folded into a real history and forecast (history.fold_cycle, forecast.forecast)."""
+    from ansible_collections.hypervisor.stats.plugins.plugin_utils.forecast import forecast
+    from ansible_collections.hypervisor.stats.plugins.plugin_utils.history import fold_cycle
+
+    hosts, _vms = cluster_inputs()
+    start = NOW - days * DAY
+    histories = {}
+    for day in range(days + 1):
+        grown = {}
+        for name, facts in hosts.items():
+            facts = json.loads(json.dumps(facts))
+            vcpu = facts['inventory']['VCPU']
+            vcpu['used'] += day
+            vcpu['free'] = vcpu['capacity'] - vcpu['used']
+            grown[name] = facts
+        totals = cluster_totals(grown, group_by='labels.cluster', flavors=FLAVORS)
+        histories, _warnings = fold_cycle(histories, totals, grown, start + day * DAY, flavors=FLAVORS)
+    section, _warnings = forecast(histories['cluster'], NOW, planned=planned, flavors=FLAVORS)
+    inputs = ReportInputs()
+    for name, facts in grown.items():
+        inputs.add_facts(name, {'host_resources': facts})
+    inputs.add_facts('localhost', {'hypervisor_stats_cluster': {'totals': totals, 'forecast': section},
+                                   'hypervisor_stats_history': histories['cluster']})
+    return build_report(inputs, NOW)

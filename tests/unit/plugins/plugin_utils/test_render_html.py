@@ -4,7 +4,7 @@ import html.parser
 
 import pytest
 
-from report_data import FAILOVER, NOW, cluster_inputs, full_doc, vm, vm_stats
+from report_data import forecast_doc, FAILOVER, NOW, cluster_inputs, full_doc, vm, vm_stats
 
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_html import (
     BAR_WIDTH, bar_segments, render_html)
@@ -94,3 +94,15 @@ def test_html_shows_the_failover_verdict_beside_each_groups_bars():
     assert groups.count('class="failover yes" data-survives="yes"') == 1
     assert 'survives the loss of 1 host: no (3 VMs unplaced)' in groups and 'unplaced: big-0, big-1, big-2' in groups
     assert 'data-survives' not in render_html(full_doc())
+
+
+def test_html_has_one_forecast_chart_per_group_and_the_cluster():
+    doc = forecast_doc()
+    page = render_html(doc)
+    scan = PageScan()
+    scan.feed(page)
+    assert scan.external == [] and scan.scripts == 0
+    assert page.count('<figure class="chart"') == 1 + len(doc['cluster']['groups'])
+    assert 'data-group="east"' in page and 'data-group="west"' in page
+    assert 'vCPU full in' in page
+    assert '<figure class="chart"' not in render_html(full_doc())

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from report_data import FAILOVER, NOW, cluster_inputs, full_doc
+from report_data import forecast_doc, FAILOVER, NOW, cluster_inputs, full_doc
 
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_prometheus import render_prometheus
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.report_inputs import ReportInputs
@@ -138,4 +138,20 @@ def test_failover_series_per_group_and_for_the_cluster():
     assert types['hypervisor_stats_failover_survives'] == 'gauge'
     result = subprocess.run([PROMTOOL, 'check', 'metrics'], input=render_prometheus(doc),
                             capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == '', result.stdout + result.stderr
+
+
+def test_forecast_full_timestamp_is_unix_time_and_absent_when_never():
+    doc = forecast_doc(planned=[{'flavor': 'm1.small', 'count': 10, 'group': 'west'}])
+    text = render_prometheus(doc)
+    samples, types = parse_exposition(text)
+    east = doc['forecast']['groups']['east']['VCPU']['days_until_full']
+    key = ('hypervisor_stats_forecast_full_timestamp_seconds', frozenset({'resource': 'VCPU', 'group': 'east'}.items()))
+    assert samples[key] == int(doc['forecast']['now'] + east * 86400)
+    assert ('hypervisor_stats_forecast_full_timestamp_seconds', frozenset({'resource': 'VCPU'}.items())) in samples
+    # RAM and disk do not grow: never, so absent (never infinity or NaN)
+    assert not [k for k in samples if k[0] == 'hypervisor_stats_forecast_full_timestamp_seconds'
+                and dict(k[1])['resource'] in ('MEMORY_MB', 'DISK_GB')]
+    assert samples[('hypervisor_stats_planned_vcpus_free_after', frozenset({'group': 'west'}.items()))] == 216
+    result = subprocess.run([PROMTOOL, 'check', 'metrics'], input=text, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stdout.strip() == '', result.stdout + result.stderr

@@ -2,7 +2,7 @@
 
 import pytest
 
-from report_data import FAILOVER, full_doc
+from report_data import forecast_doc, FAILOVER, full_doc
 
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_table import render_table
 
@@ -109,3 +109,21 @@ def test_table_says_per_group_whether_it_survives_the_loss_of_a_host():
     assert 'CLUSTER survives the loss of 1 host: no (3 VMs unplaced)' in text
     assert all(len(line) <= 80 for line in text.splitlines())
     assert 'survives the loss' not in render_table(full_doc())
+
+
+def test_table_has_a_full_in_column_per_group_and_the_cluster():
+    # east: 136 + 2/day vCPUs used of 256 after 30 days of growth -> 196 used, 30 days left (hand-computed)
+    text = render_table(forecast_doc())
+    lines = text.splitlines()
+    start = lines.index('Forecast, Theil-Sen over 90 days of daily points:')
+    assert lines[start + 1].split()[:4] == ['GROUP', 'vCPU', 'full', 'in']
+    east = lines[start + 2].split()
+    assert east[0] == '[east]' and 29 <= int(east[1]) <= 30 and east[3:5] == ['never', 'never']
+    assert lines[start + 4].startswith('  CLUSTER')
+    assert 'Planned workloads' not in text
+
+
+def test_table_shows_headroom_before_and_after_the_planned_workloads():
+    text = render_table(forecast_doc(planned=[{'flavor': 'm1.small', 'count': 10, 'group': 'west'}]))
+    assert 'Planned workloads (1):' in text
+    assert '[west] free before -> after planned: vCPU 226 -> 216' in text

@@ -282,3 +282,21 @@ def test_failover_of_the_cluster_totals_reaches_the_document_and_damage_gives_nu
                                    'headroom_after': {'VCPU': 3}, 'fits_after': {}}
     assert failover['groups']['east']['survives'] is None
     assert build_report(inputs_with(hosts), NOW)['failover'] is None
+
+
+def test_forecast_and_history_reach_the_document_as_plain_json():
+    import json
+
+    from report_data import forecast_doc
+
+    doc = forecast_doc()
+    assert set(doc['forecast']['groups']) == {'east', 'west'}
+    assert 29 <= doc['forecast']['groups']['east']['VCPU']['days_until_full'] <= 30
+    assert doc['history']['group_by'] == 'labels.cluster'
+    json.dumps(doc, allow_nan=False)
+
+
+def test_plain_drops_what_is_not_json():
+    from ansible_collections.hypervisor.stats.plugins.plugin_utils.report_model import plain
+    assert plain({'a': float('nan'), 1: [float('inf'), 2, 'x', object()], 'b': {'c': True}}) == \
+        {'a': None, '1': [None, 2, 'x', None], 'b': {'c': True}}
