@@ -272,7 +272,13 @@ def _check_tier(tier, name):
     size = len(seconds)
     checked = {'t': text}
     if name != 'raw':
-        checked['n'] = _text(tier.get('n', ''), name + '.n', size, _NOT_COUNT_TEXT) if size else ''
+        counts = _text(tier.get('n', ''), name + '.n', size, _NOT_COUNT_TEXT) if size else ''
+        try:
+            if size and min(times(counts)) < 1:
+                raise ValueError(counts)
+        except ValueError:
+            raise Damage('%s.n is not the positive counts of cycles of each point' % name)
+        checked['n'] = counts
     for stat in (('v',) if name == 'raw' else STATS):
         columns = tier.get(stat, {})
         if not isinstance(columns, dict):
