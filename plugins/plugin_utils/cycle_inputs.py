@@ -19,6 +19,7 @@ from ansible_collections.hypervisor.stats.plugins.module_utils.schema import (
     is_number)
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.cluster import (
     ClusterError, check_flavors, check_group_by)
+from ansible_collections.hypervisor.stats.plugins.plugin_utils.forecast import ForecastError, check_planned
 
 PREFIX = 'hypervisor_stats_'
 # Every input of the job (without the prefix) and what it must be. The role's
@@ -133,9 +134,11 @@ def check_cycle_inputs(values):
         check_group_by(checked['group_by'])  # compiles, and evaluates on a full host_resources document
         if 'flavors' in checked:
             checked['flavors'] = check_flavors(checked['flavors'])
+        if 'planned' in checked:
+            check_planned(checked['planned'], checked.get('flavors'))   # the groups are known once collected
     except CapacityError as exc:
         raise CycleInputError(PREFIX + str(exc))
-    except ClusterError as exc:
+    except (ClusterError, ForecastError) as exc:
         raise CycleInputError('hypervisor_stats_%s' % exc)
     # Checked, never returned: a password in it must not land in a fact that -v prints.
     checked.pop('uri', None)

@@ -40,7 +40,8 @@ def test_planning_inputs_from_survey_text():
     checked = check_cycle_inputs({
         'hypervisor_stats_failures': '1', 'hypervisor_stats_now': '1767225600',
         'hypervisor_stats_forecast_days': '30', 'hypervisor_stats_forecast_min_points': '5',
-        'hypervisor_stats_planned': '[{flavor: small, count: 10}]'})
+        'hypervisor_stats_planned': '[{flavor: small, count: 10}]',
+        'hypervisor_stats_flavors': 'small: {vcpus: 1, memory_mb: 512}'})
     assert (checked['failures'], checked['now'], checked['forecast_days'], checked['forecast_min_points']) == \
         (1, 1767225600.0, 30, 5)
     assert checked['planned'] == [{'flavor': 'small', 'count': 10}]
@@ -80,6 +81,7 @@ def test_blank_group_by_turns_grouping_off():
     ('hypervisor_stats_now', 'yesterday', 'hypervisor_stats_now'),
     ('hypervisor_stats_now', 'inf', 'hypervisor_stats_now'),
     ('hypervisor_stats_planned', '{flavor: small}', 'hypervisor_stats_planned must be a list'),
+    ('hypervisor_stats_planned', '[{flavor: small, count: 1}]', 'hypervisor_stats_planned needs flavors'),
 ])
 def test_a_bad_input_is_refused_naming_the_variable(variable, value, needle):
     with pytest.raises(CycleInputError) as caught:
@@ -90,6 +92,12 @@ def test_a_bad_input_is_refused_naming_the_variable(variable, value, needle):
 def test_overlapping_cpu_sets_are_refused_by_the_modules_own_rule():
     with pytest.raises(CycleInputError, match='hypervisor_stats_cpu_shared_set and cpu_dedicated_set overlap'):
         check_cycle_inputs({'hypervisor_stats_cpu_shared_set': '0-3', 'hypervisor_stats_cpu_dedicated_set': '3-5'})
+
+
+def test_a_planned_workload_is_checked_up_front_naming_its_entry():
+    with pytest.raises(CycleInputError, match=r'hypervisor_stats_planned\[1\].count'):
+        check_cycle_inputs({'hypervisor_stats_flavors': 'small: {vcpus: 1, memory_mb: 512}',
+                            'hypervisor_stats_planned': '[{flavor: small, count: 1}, {flavor: small, count: 0}]'})
 
 
 def test_the_role_documents_exactly_the_inputs_the_check_knows():
