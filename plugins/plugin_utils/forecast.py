@@ -429,7 +429,8 @@ def forecast(entry, now, forecast_days=DEFAULT_FORECAST_DAYS, min_points=DEFAULT
         raise ForecastError(str(exc))
     forecast_days = _check_whole('forecast_days', forecast_days, 1, MAX_FORECAST_DAYS)
     min_points = _check_whole('min_points', min_points, 2, MAX_FORECAST_DAYS)
-    entry, warnings = history.check_entry(entry)
+    # Every value a forecast uses is parsed, which refuses what the character check would.
+    entry, warnings = history.check_entry(entry, characters=False, consequence='no forecast for it')
     planned = check_planned(planned, flavors, set(entry['groups']))
     today = int(now // DAY)
     due = [item for item in planned if item['day'] is None or item['day'] <= today]

@@ -72,7 +72,7 @@ HOSTS = 'hosts'
 DECIMALS = 2
 
 # What a column may contain (everything else: letters of NaN, inf, exponents, quotes... is damage).
-_NOT_NUMBER_TEXT = str.maketrans('', '', '0123456789.,-')
+_NOT_NUMBER_TEXT = str.maketrans('', '', '0123456789.,-?')
 _NOT_COUNT_TEXT = str.maketrans('', '', '0123456789,')
 
 
@@ -110,23 +110,44 @@ def percent(value):
 
 
 # --- the text of a column ----------------------------------------------------------------
+# A column is one token per point, comma-separated: a number (at most 2 decimals), ``?`` for a
+# reading that was unknown, or nothing for "the same as the point before" (so a capacity that
+# does not change costs one comma a point). The first token is never empty. ``t`` and ``n``
+# are plain comma-separated whole numbers.
+
+UNKNOWN = '?'
+
 
 def _token(value):
     """The text of a ``number()``: ints and whole floats without a point, others with up to 2 decimals."""
     if value is None:
-        return ''
+        return UNKNOWN
     if isinstance(value, int) or value.is_integer():
         return '%d' % value
     return ('%.2f' % value).rstrip('0')
 
 
+def _last_token(column):
+    """The explicit token the end of a column repeats."""
+    return column.rstrip(',').rsplit(',', 1)[-1]
+
+
+def _compress(tokens, previous=None):
+    """Tokens equal to the one before them left empty."""
+    compressed = []
+    for token in tokens:
+        compressed.append('' if token == previous else token)
+        previous = token
+    return compressed
+
+
 def encode(values):
-    """A column's text: ``[12, None, 3.5]`` -> ``'12,,3.5'``."""
-    return ','.join(map(_token, values))
+    """A column's text: ``[12, 12, None, 3.5]`` -> ``'12,,?,3.5'``."""
+    return ','.join(_compress([_token(value) for value in values]))
 
 
 def _parse(token):
-    if not token:
+    if token == UNKNOWN:
         return None
     value = float(token) if '.' in token else int(token)
     if not -MAX_TOTAL < value < MAX_TOTAL:
@@ -134,29 +155,45 @@ def _parse(token):
     return value
 
 
+def _fill(tokens, seed):
+    """The values of tokens, an empty one repeating the value before it (``seed`` before the first)."""
+    values = []
+    value = seed
+    for token in tokens:
+        if token:
+            value = _parse(token)
+        values.append(value)
+    return values
+
+
 def decode(text, start=0, stop=None):
     """The values of a column's text (None for the unknown ones), from index start to stop;
     Damage when a number is malformed (a check on read costs only characters and commas)."""
+    tokens = text.split(',')
     try:
-        return [_parse(token) for token in text.split(',')[start:stop]]
-    except ValueError:
+        seed = None
+        if start and not tokens[start]:
+            seed = _parse(_last_token(','.join(tokens[:start])))
+        return _fill(tokens[start:stop], seed)
+    except (ValueError, IndexError):
         raise Damage('a column holds a malformed number')
 
 
-def decode_tail(text, length, count):
-    """The last ``count`` values of a column of ``length`` values, splitting off only those."""
-    if count >= length:
+def decode_tail(text, size, count):
+    """The last ``count`` values of a column of ``size`` values, splitting off only those."""
+    if count >= size:
         return decode(text)
     if count <= 0:
         return []
+    head, tail = text.rsplit(',', count)[0], text.rsplit(',', count)[1:]
     try:
-        return [_parse(token) for token in text.rsplit(',', count)[1:]]
-    except ValueError:
+        return _fill(tail, _parse(_last_token(head)) if not tail[0] else None)
+    except (ValueError, IndexError):
         raise Damage('a column holds a malformed number')
 
 
 def times(text):
-    """The epoch seconds of a ``t`` text."""
+    """The whole numbers of a ``t`` or ``n`` text."""
     return list(map(int, text.split(','))) if text else []
 
 
@@ -165,20 +202,38 @@ def length(tier):
     return tier['t'].count(',') + 1 if tier['t'] else 0
 
 
+def _extend_plain(text, tokens):
+    return ','.join(tokens) if not text else text + ',' + ','.join(tokens)
+
+
 def _extend(column, size, tokens):
-    """``column`` (None: ``size`` unknown values) with the ``tokens`` after it."""
-    if column is None and size:
-        column = ',' * (size - 1)
-    return ','.join(tokens) if column is None else column + ',' + ','.join(tokens)
+    """``column`` (None: ``size`` unknown values) with the ``tokens`` (uncompressed) after it."""
+    if column is None:
+        if not size:
+            return ','.join(_compress(tokens))
+        column = UNKNOWN + ',' * (size - 1)
+    return column + ',' + ','.join(_compress(tokens, _last_token(column)))
 
 
-def _drop(text, count):
-    """The text without its first ``count`` values (at least one stays)."""
+def _drop_plain(text, count):
+    """A ``t`` or ``n`` text without its first ``count`` values (at least one stays)."""
     return text.split(',', count)[count] if count else text
 
 
+def _drop(column, count):
+    """A column without its first ``count`` values (at least one stays); its new first token explicit."""
+    if not count:
+        return column
+    parts = column.split(',', count)
+    rest = parts[count]
+    if rest.startswith(',') or not rest:
+        rest = _last_token(','.join(parts[:count])) + rest
+    return rest
+
+
 def _all_unknown(column):
-    return len(column) == column.count(',')
+    # The first token is explicit: a column all unknown starts with one.
+    return column.startswith(UNKNOWN) and not column.replace(UNKNOWN, '').replace(',', '')
 
 
 # --- points -----------------------------------------------------------------------------
@@ -244,17 +299,17 @@ def weighted_utilisation(readings):
 # --- checking what the cache gave back -----------------------------------------------------
 
 def _text(value, where, size, table=_NOT_NUMBER_TEXT):
-    """A column's text (Ansible's tagged strings made plain), or Damage: other characters than
-    digits, points, minus and commas, or another number of values than ``size``."""
+    """A column's text (Ansible's tagged strings made plain), or Damage: another number of values
+    than ``size``, an empty first token, or (with a table) other characters than the table's."""
     if not isinstance(value, str):
         raise Damage('%s is %s, not text' % (where, type(value).__name__))
     value = str(value)
-    if value.translate(table) or value.count(',') != size - 1:
+    if (table is not None and value.translate(table)) or value.count(',') != size - 1 or value[:1] in ('', ','):
         raise Damage('%s is not %d comma-separated numbers' % (where, size))
     return value
 
 
-def _check_tier(tier, name):
+def _check_tier(tier, name, characters=True):
     if tier is None:
         return _empty_tier(name)
     if not isinstance(tier, dict):
@@ -287,13 +342,17 @@ def _check_tier(tier, name):
         for metric, column in columns.items():
             if not isinstance(metric, str):
                 raise Damage('%s.%s has a metric name that is not text: %r' % (name, stat, metric))
-            checked[stat][str(metric)] = _text(column, '%s.%s[%r]' % (name, stat, metric), size)
+            checked[stat][str(metric)] = _text(column, '%s.%s[%r]' % (name, stat, metric), size,
+                                               _NOT_NUMBER_TEXT if characters else None)
     return checked
 
 
-def check_series(series):
+def check_series(series, characters=True):
     """(series, None) with every tier checked (numbers are parsed where they are read), an empty
-    series for None or {}, or (empty series, what is wrong) when it is damaged."""
+    series for None or {}, or (empty series, what is wrong) when it is damaged.
+
+    ``characters`` False skips the check of each column's characters, for a reader that parses
+    every value it uses (a forecast): that parse refuses what the check would have."""
     if series is None or series == {}:
         return empty_series(), None
     try:
@@ -303,7 +362,7 @@ def check_series(series):
             raise Damage('version %r is not %d' % (series.get('version'), VERSION))
         checked = {'version': VERSION}
         for name in TIER_NAMES:
-            checked[name] = _check_tier(series.get(name), name)
+            checked[name] = _check_tier(series.get(name), name, characters)
     except Damage as exc:
         return empty_series(), str(exc)
     if series.get('simulated') is True:
@@ -311,26 +370,27 @@ def check_series(series):
     return checked, None
 
 
-def check_entry(entry):
-    """(entry, warnings): the store host's entry with each damaged series restarted alone."""
+def check_entry(entry, characters=True, consequence='it starts afresh'):
+    """(entry, warnings): the store host's entry with each damaged series replaced by an empty one,
+    a warning naming it and saying ``consequence`` (``characters``: as ``check_series``)."""
     if entry is None or entry == {}:
         return empty_entry(), []
     if not isinstance(entry, dict) or entry.get('version') != VERSION:
         what = 'version %r' % (entry.get('version'),) if isinstance(entry, dict) else type(entry).__name__
-        return empty_entry(), ['the cluster history is damaged (%s); it starts afresh' % what]
+        return empty_entry(), ['the cluster history is damaged (%s); %s' % (what, consequence)]
     warnings = []
-    cluster, problem = check_series(entry.get('cluster'))
+    cluster, problem = check_series(entry.get('cluster'), characters)
     if problem:
-        warnings.append('the history of the cluster is damaged (%s); it starts afresh' % problem)
+        warnings.append('the history of the cluster is damaged (%s); %s' % (problem, consequence))
     groups = {}
     given = entry.get('groups')
     if given is not None and not isinstance(given, dict):
-        warnings.append('the group histories are damaged (%s, not a dict); they start afresh' % type(given).__name__)
+        warnings.append('the group histories are damaged (%s, not a dict); %s' % (type(given).__name__, consequence))
         given = {}
     for name, series in (given or {}).items():
-        checked, problem = check_series(series)
+        checked, problem = check_series(series, characters)
         if problem:
-            warnings.append('the history of group %r is damaged (%s); it starts afresh' % (name, problem))
+            warnings.append('the history of group %r is damaged (%s); %s' % (name, problem, consequence))
         else:
             groups[str(name)] = checked
     group_by = entry.get('group_by')
@@ -405,8 +465,8 @@ def _consolidate_raw(raw, raw_times, tier, step, current, metrics=None):
         spans.append((bucket, index - start, stop - start))
         index = stop
     size = length(tier)
-    new = {'t': _extend(tier['t'] or None, 0, [str(bucket) for bucket, _i, _j in spans]),
-           'n': _extend(tier['n'] or None, 0, [str(j - i) for _bucket, i, j in spans])}
+    new = {'t': _extend_plain(tier['t'], [str(bucket) for bucket, _i, _j in spans]),
+           'n': _extend_plain(tier['n'], [str(j - i) for _bucket, i, j in spans])}
     names = set(raw['v']).union(*(tier[stat] for stat in STATS))
     if metrics is not None:
         names &= set(metrics)
@@ -436,14 +496,14 @@ def _append(raw, point, when):
         value = point.get(metric)
         if metric in raw['v'] or value is not None:   # a metric never known gets no column
             columns[metric] = _extend(raw['v'].get(metric), size, [_token(value)])
-    return {'t': _extend(raw['t'] or None, 0, [str(when)]), 'v': columns}
+    return {'t': _extend_plain(raw['t'], [str(when)]), 'v': columns}
 
 
 def _keep_from(tier, start, stats):
     """The tier without its first ``start`` points, and without the metrics then all unknown."""
     if start >= length(tier):
         return _empty_tier('raw' if 'v' in tier else 'daily')
-    kept = dict((key, _drop(tier[key], start)) for key in ('t', 'n') if key in tier)
+    kept = dict((key, _drop_plain(tier[key], start)) for key in ('t', 'n') if key in tier)
     for stat in stats:
         kept[stat] = {}
         for metric, column in tier[stat].items():
@@ -486,10 +546,15 @@ def fold(series, point, now, name='the history'):
 
     A damaged series starts afresh with a warning naming ``name``; a point no newer than what
     the series covers (a clock that went back, a cycle replayed) is dropped with a warning."""
-    warnings = []
     series, problem = check_series(series)
-    if problem:
-        warnings.append('%s is damaged (%s); it starts afresh' % (name, problem))
+    warnings = ['%s is damaged (%s); it starts afresh' % (name, problem)] if problem else []
+    series, notes = _fold_checked(series, point, now, name)
+    return series, warnings + notes
+
+
+def _fold_checked(series, point, now, name):
+    """``fold`` of a series ``check_series`` returned."""
+    warnings = []
     when = int(now)
     latest = newest(series)
     if latest is not None and when <= latest:
@@ -585,8 +650,8 @@ def fold_cycle(previous, totals, hosts, now, flavors=None, cpu_utilization=None)
         new_entry['simulated'] = True
     if totals.get('count'):
         everyone = [reading for group_readings in readings.values() for reading in group_readings]
-        new_entry['cluster'], notes = fold(entry['cluster'], point_from_totals(totals, weighted_utilisation(everyone)),
-                                           now, 'the history of the cluster')
+        new_entry['cluster'], notes = _fold_checked(entry['cluster'], point_from_totals(
+            totals, weighted_utilisation(everyone)), now, 'the history of the cluster')
         warnings.extend(notes)
     else:
         new_entry['cluster'] = prune(entry['cluster'], int(now))
@@ -595,7 +660,7 @@ def fold_cycle(previous, totals, hosts, now, flavors=None, cpu_utilization=None)
         section = sections.get(name)
         if isinstance(section, dict) and section.get('count'):
             point = point_from_totals(section, weighted_utilisation(readings.get(name, ())))
-            series, notes = fold(groups.get(name), point, now, 'the history of group %r' % (name,))
+            series, notes = _fold_checked(groups.get(name) or empty_series(), point, now, 'the history of group %r' % (name,))
             warnings.extend(notes)
         elif name in groups:
             series = prune(groups[name], int(now))
@@ -654,7 +719,8 @@ def latest_point(series):
     for name, stat in (('raw', 'v'), ('hourly', 'mean'), ('daily', 'mean')):
         tier = series[name]
         if tier['t']:
-            point = dict((metric, decode(column.rsplit(',', 1)[-1])[0]) for metric, column in tier[stat].items())
+            size = length(tier)
+            point = dict((metric, decode_tail(column, size, 1)[0]) for metric, column in tier[stat].items())
             return int(tier['t'].rsplit(',', 1)[-1]), point
     return None, {}
 

@@ -331,7 +331,7 @@ def test_any_garbage_costs_only_the_history_and_never_raises(garbage):
 # --- consolidation against a plain recomputation ----------------------------------------------------
 
 @SETTINGS
-@given(st.lists(st.tuples(st.integers(1, 4000), st.one_of(st.none(), st.integers(-50, 10 ** 6),
+@given(st.lists(st.tuples(st.integers(1, 4000), st.one_of(st.sampled_from([None, 0, 7, 7.25]), st.integers(-50, 10 ** 6),
                                                           st.floats(-1e6, 1e6, allow_nan=False))),
                 min_size=1, max_size=120))
 def test_consolidated_points_are_the_mean_and_max_of_their_cycles(steps):
@@ -363,6 +363,33 @@ def test_consolidated_points_are_the_mean_and_max_of_their_cycles(steps):
             else:
                 assert high == max(values)
                 assert math.isclose(mean, math.fsum(values) / len(values), abs_tol=0.006)
+
+
+# --- the text of a column --------------------------------------------------------------------------
+
+values = st.lists(st.one_of(st.sampled_from([None, 0, 1, 2.5]), st.integers(-10 ** 12, 10 ** 12),
+                            st.floats(-1e9, 1e9, allow_nan=False).map(history.number)), min_size=1, max_size=40)
+
+
+def test_a_column_repeats_with_an_empty_token_and_marks_unknown_with_a_question_mark():
+    assert history.encode([12, 12, None, None, 3.5, 12]) == '12,,?,,3.5,12'
+    assert history.decode('12,,?,,3.5,12') == [12, 12, None, None, 3.5, 12]
+
+
+@SETTINGS
+@given(values, st.data())
+def test_columns_encode_decode_slice_drop_and_extend_like_lists(column, data):
+    text = history.encode(column)
+    assert history.decode(text) == column
+    start = data.draw(st.integers(0, len(column) - 1))
+    stop = data.draw(st.integers(start, len(column)))
+    assert history.decode(text, start, stop) == column[start:stop]
+    assert history.decode_tail(text, len(column), len(column) - start) == column[start:]
+    assert history.decode(history._drop(text, start)) == column[start:]
+    more = data.draw(values)
+    assert history.decode(history._extend(text, len(column), [history._token(v) for v in more])) == column + more
+    assert history.decode(history._extend(None, len(column), [history._token(v) for v in more])) == [None] * len(column) + more
+    assert history._all_unknown(text) == all(v is None for v in column)
 
 
 # --- the simulated example history -------------------------------------------------------------------
