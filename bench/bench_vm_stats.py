@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
 """Benchmark of vm_stats (issue 3): one bulk call against the C floor and the per-domain loop.
 
-Three ways to read the same domains, in one run:
+Four ways to read the same domains, in one run:
 
 * ``vm_stats``: the module's collection work, in-process (connection, host name,
   listing, bulk stats, XML of active domains with disks, per-VM dicts and
-  facts); the Python interpreter and Ansible start-up are left out.
+  facts, the contention signals of issue 14 included); the Python interpreter
+  and Ansible start-up are left out.
 * ``virsh domstats``: the same groups with ``--nowait``, the C floor (its wall
   time includes virsh's own start, measured apart as ``virsh start``).
+* raw floor: libvirt-python's ``getAllDomainStats`` with the module's groups and
+  flags (NOWAIT) on the same domains, nothing done with its answer; on its own
+  connection where the module opens one (so both pay the same open), and the
+  call alone on an open connection.
 * per-domain loop: what CloudStack's KVM agent and most exporters do -
   ``info`` for every domain, then for active ones the XML (device names),
   ``blockStats`` per disk, ``interfaceStats`` per NIC and ``memoryStats``.
@@ -41,7 +46,8 @@ import libvirt  # noqa: E402
 from ansible_collections.hypervisor.stats.plugins.module_utils.libvirt_client import open_read_only  # noqa: E402
 from ansible_collections.hypervisor.stats.plugins.module_utils.domain_xml import parse_domain  # noqa: E402
 from ansible_collections.hypervisor.stats.plugins.module_utils.vm_facts import vm_stats_facts  # noqa: E402
-from ansible_collections.hypervisor.stats.plugins.module_utils.vm_gather import collect, host_name  # noqa: E402
+from ansible_collections.hypervisor.stats.plugins.module_utils.vm_gather import (  # noqa: E402
+    bulk_groups, collect, host_name)
 
 ALL_STATES = ['running', 'paused', 'shutoff', 'crashed', 'pmsuspended', 'blocked', 'shutdown', 'nostate']
 VIRSH_GROUPS = ['--state', '--cpu-total', '--balloon', '--vcpu', '--interface', '--block', '--nowait']
@@ -69,6 +75,22 @@ def virsh_domstats(uri, active_only):
     cmd = ['virsh', '-r', '-c', uri, 'domstats'] + VIRSH_GROUPS + (['--list-active'] if active_only else [])
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     return out.count("Domain: '")
+
+
+def raw_floor(uri, active_only, conn=None):
+    """One getAllDomainStats call with the module's groups (those of active domains, a superset of
+    the stopped ones') and flags (NOWAIT), on the same domains, nothing done with the answer; with
+    ``conn``, on that open connection."""
+    own = conn is None
+    conn = open_read_only(uri) if own else conn
+    try:
+        flags = getattr(libvirt, 'VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT', 0)
+        if active_only:
+            flags |= libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE
+        return len(conn.getAllDomainStats(bulk_groups(True), flags))
+    finally:
+        if own:
+            conn.close()
 
 
 def virsh_start(uri):
@@ -166,21 +188,28 @@ def measure(label, uri, states, active_only, repeat, rows, conn=None):
     a shared machine falls on all of them alike. With ``conn`` the module and the
     loop use that open connection (for the test driver, whose open defines every
     domain of its file in-process); virsh always opens its own."""
+    call_conn = conn or open_read_only(uri)
     ways = [
         ('module', lambda: module_work(uri, states, conn)),
         ('virsh', lambda: virsh_domstats(uri, active_only)),
         ('virsh_start', lambda: virsh_start(uri)),
+        ('floor', lambda: raw_floor(uri, active_only, conn)),
+        ('floor_call', lambda: raw_floor(uri, active_only, call_conn)),
         ('loop', lambda: per_domain_loop(uri, active_only, conn=conn)),
         ('loop_active', lambda: per_domain_loop(uri, active_only, every_call=False, conn=conn)),
     ]
-    counts = {'module': len(module_work(uri, states)['vms']), 'virsh': virsh_domstats(uri, active_only),
-              'loop': per_domain_loop(uri, active_only)}
+    counts = {'module': len(module_work(uri, states, conn)['vms']), 'virsh': virsh_domstats(uri, active_only),
+              'loop': per_domain_loop(uri, active_only, conn=conn), 'floor': raw_floor(uri, active_only, conn)}
     times = dict((name, []) for name, _f in ways)
-    for _round in range(repeat):
-        for name, func in ways:
-            started = time.perf_counter()
-            func()
-            times[name].append(time.perf_counter() - started)
+    try:
+        for _round in range(repeat):
+            for name, func in ways:
+                started = time.perf_counter()
+                func()
+                times[name].append(time.perf_counter() - started)
+    finally:
+        if conn is None:
+            call_conn.close()
     row = dict((name, statistics.median(values)) for name, values in times.items())
     row.update(label=label, counts=counts)
     rows.append(row)
@@ -189,16 +218,18 @@ def measure(label, uri, states, active_only, repeat, rows, conn=None):
 
 def print_table(rows, header=True):
     if header:
-        print('| domains | VMs (module / virsh / loop) | vm_stats | virsh domstats (virsh start) | '
-              'per-domain loop | loop, info only when stopped | vm_stats / virsh | loop / vm_stats | '
-              'loop info-only / vm_stats |')
-        print('|---|---|---:|---:|---:|---:|---:|---:|---:|')
+        print('| domains | VMs (module / virsh / floor / loop) | vm_stats | virsh domstats (virsh start) | '
+              'raw floor (call alone) | per-domain loop | loop, info only when stopped | vm_stats / virsh | '
+              'vm_stats / floor | loop / vm_stats | loop info-only / vm_stats |')
+        print('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
     for r in rows:
         c = r['counts']
-        print('| %s | %d / %d / %d | %.1f ms | %.1f ms (%.1f ms) | %.1f ms | %.1f ms | %.2f× | %.1f× | %.1f× |' % (
-            r['label'], c['module'], c['virsh'], c['loop'], r['module'] * 1e3, r['virsh'] * 1e3,
-            r['virsh_start'] * 1e3, r['loop'] * 1e3, r['loop_active'] * 1e3, r['module'] / r['virsh'],
-            r['loop'] / r['module'], r['loop_active'] / r['module']))
+        print('| %s | %d / %d / %d / %d | %.1f ms | %.1f ms (%.1f ms) | %.1f ms (%.1f ms) | %.1f ms | %.1f ms | '
+              '%.2f× | %.2f× | %.1f× | %.1f× |' % (
+                  r['label'], c['module'], c['virsh'], c['floor'], c['loop'], r['module'] * 1e3, r['virsh'] * 1e3,
+                  r['virsh_start'] * 1e3, r['floor'] * 1e3, r['floor_call'] * 1e3, r['loop'] * 1e3,
+                  r['loop_active'] * 1e3, r['module'] / r['virsh'], r['module'] / r['floor'],
+                  r['loop'] / r['module'], r['loop_active'] / r['module']))
     sys.stdout.flush()
 
 
