@@ -18,7 +18,7 @@ of the pairs; ``pairwise_slopes`` is the plain definition the tests compare it w
 import datetime
 import math
 import random
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from itertools import repeat
 from operator import sub, truediv
 
@@ -118,25 +118,31 @@ def slope_order_statistics(segments, ranks):
                            for i, j in _sample_pairs(len(x), max(1, SAMPLE_PAIRS * pairs // total))])
     sample.sort()
 
-    def bound(rank, side):
+    def start(rank, side):
         # The sample quantile of this rank, moved 2.5 standard deviations outwards.
         q = (rank + 0.5) / total
-        index = int(q * len(sample) + side * (2.5 * math.sqrt(q * (1 - q) * len(sample)) + 1))
-        return sample[index] if 0 <= index < len(sample) else None
+        return int(q * len(sample) + side * (2.5 * math.sqrt(q * (1 - q) * len(sample)) + 1))
 
-    low, high = bound(min(ranks), -1), bound(max(ranks), 1)
+    lowest, highest = min(ranks), max(ranks)
+    low_index, high_index = start(lowest, -1), start(highest, 1)
+    step = 1
     while True:
+        low = sample[low_index] if low_index >= 0 else None
+        high = sample[high_index] if high_index < len(sample) else None
         below, inside = 0, []
         for x, y in segments:
             count, found = _scan(x, y, low, high)
             below += count
             inside.extend(found)
-        if below > min(ranks) and low is not None:
-            low = None        # the sample missed: widen (rare)
-        elif below + len(inside) <= max(ranks) and high is not None:
-            high = None
+        # A bracket that missed (the sample, or a block of equal slopes on a bound) moves to a
+        # sample value strictly further out, further each time.
+        if below > lowest and low is not None:
+            low_index = bisect_left(sample, low) - step
+        elif below + len(inside) <= highest and high is not None:
+            high_index = bisect_right(sample, high) + step - 1
         else:
             break
+        step *= 4
     inside.sort()
     return [inside[rank - below] for rank in ranks]
 
@@ -429,8 +435,8 @@ def forecast(entry, now, forecast_days=DEFAULT_FORECAST_DAYS, min_points=DEFAULT
         raise ForecastError(str(exc))
     forecast_days = _check_whole('forecast_days', forecast_days, 1, MAX_FORECAST_DAYS)
     min_points = _check_whole('min_points', min_points, 2, MAX_FORECAST_DAYS)
-    # Every value a forecast uses is parsed, which refuses what the character check would.
-    entry, warnings = history.check_entry(entry, characters=False, consequence='no forecast for it')
+    # The values a forecast uses are checked as they are read (history.check_series).
+    entry, warnings = history.check_entry(entry, full=False, consequence='no forecast for it')
     planned = check_planned(planned, flavors, set(entry['groups']))
     today = int(now // DAY)
     due = [item for item in planned if item['day'] is None or item['day'] <= today]

@@ -158,11 +158,17 @@ def _parse(token):
 def _fill(tokens, seed):
     """The values of tokens, an empty one repeating the value before it (``seed`` before the first)."""
     values = []
+    append = values.append
     value = seed
     for token in tokens:
         if token:
-            value = _parse(token)
-        values.append(value)
+            if token == UNKNOWN:
+                value = None
+            else:   # _parse, inlined: this loop reads every value a forecast or chart uses
+                value = float(token) if '.' in token else int(token)
+                if not -MAX_TOTAL < value < MAX_TOTAL:
+                    raise ValueError(token)
+        append(value)
     return values
 
 
@@ -185,7 +191,8 @@ def decode_tail(text, size, count):
         return decode(text)
     if count <= 0:
         return []
-    head, tail = text.rsplit(',', count)[0], text.rsplit(',', count)[1:]
+    pieces = text.rsplit(',', count)
+    head, tail = pieces[0], pieces[1:]
     try:
         return _fill(tail, _parse(_last_token(head)) if not tail[0] else None)
     except (ValueError, IndexError):
@@ -309,7 +316,7 @@ def _text(value, where, size, table=_NOT_NUMBER_TEXT):
     return value
 
 
-def _check_tier(tier, name, characters=True):
+def _check_tier(tier, name, full=True):
     if tier is None:
         return _empty_tier(name)
     if not isinstance(tier, dict):
@@ -318,18 +325,19 @@ def _check_tier(tier, name, characters=True):
     if not isinstance(text, str) or str(text).translate(_NOT_COUNT_TEXT):
         raise Damage('%s.t is not comma-separated epoch seconds' % name)
     text = str(text)
-    try:
-        seconds = times(text)
-    except ValueError:
-        raise Damage('%s.t is not comma-separated epoch seconds' % name)
-    if seconds and (seconds[-1] >= MAX_TOTAL or not all(map(int.__lt__, seconds, seconds[1:]))):
-        raise Damage('%s.t is not strictly increasing' % name)
-    size = len(seconds)
+    size = text.count(',') + 1 if text else 0
+    if full:
+        try:
+            seconds = times(text)
+        except ValueError:
+            raise Damage('%s.t is not comma-separated epoch seconds' % name)
+        if seconds and (seconds[-1] >= MAX_TOTAL or not all(map(int.__lt__, seconds, seconds[1:]))):
+            raise Damage('%s.t is not strictly increasing' % name)
     checked = {'t': text}
     if name != 'raw':
         counts = _text(tier.get('n', ''), name + '.n', size, _NOT_COUNT_TEXT) if size else ''
         try:
-            if size and min(times(counts)) < 1:
+            if full and size and min(times(counts)) < 1:
                 raise ValueError(counts)
         except ValueError:
             raise Damage('%s.n is not the positive counts of cycles of each point' % name)
@@ -343,16 +351,17 @@ def _check_tier(tier, name, characters=True):
             if not isinstance(metric, str):
                 raise Damage('%s.%s has a metric name that is not text: %r' % (name, stat, metric))
             checked[stat][str(metric)] = _text(column, '%s.%s[%r]' % (name, stat, metric), size,
-                                               _NOT_NUMBER_TEXT if characters else None)
+                                               _NOT_NUMBER_TEXT if full else None)
     return checked
 
 
-def check_series(series, characters=True):
+def check_series(series, full=True):
     """(series, None) with every tier checked (numbers are parsed where they are read), an empty
     series for None or {}, or (empty series, what is wrong) when it is damaged.
 
-    ``characters`` False skips the check of each column's characters, for a reader that parses
-    every value it uses (a forecast): that parse refuses what the check would have."""
+    ``full`` False checks the structure and the number of values only, for a reader that checks
+    what it reads (a forecast, a chart: ``decode``, ``daily_series``), so that reading the last
+    days of three years costs those days only."""
     if series is None or series == {}:
         return empty_series(), None
     try:
@@ -362,7 +371,7 @@ def check_series(series, characters=True):
             raise Damage('version %r is not %d' % (series.get('version'), VERSION))
         checked = {'version': VERSION}
         for name in TIER_NAMES:
-            checked[name] = _check_tier(series.get(name), name, characters)
+            checked[name] = _check_tier(series.get(name), name, full)
     except Damage as exc:
         return empty_series(), str(exc)
     if series.get('simulated') is True:
@@ -370,16 +379,16 @@ def check_series(series, characters=True):
     return checked, None
 
 
-def check_entry(entry, characters=True, consequence='it starts afresh'):
+def check_entry(entry, full=True, consequence='it starts afresh'):
     """(entry, warnings): the store host's entry with each damaged series replaced by an empty one,
-    a warning naming it and saying ``consequence`` (``characters``: as ``check_series``)."""
+    a warning naming it and saying ``consequence`` (``full``: as ``check_series``)."""
     if entry is None or entry == {}:
         return empty_entry(), []
     if not isinstance(entry, dict) or entry.get('version') != VERSION:
         what = 'version %r' % (entry.get('version'),) if isinstance(entry, dict) else type(entry).__name__
         return empty_entry(), ['the cluster history is damaged (%s); %s' % (what, consequence)]
     warnings = []
-    cluster, problem = check_series(entry.get('cluster'), characters)
+    cluster, problem = check_series(entry.get('cluster'), full)
     if problem:
         warnings.append('the history of the cluster is damaged (%s); %s' % (problem, consequence))
     groups = {}
@@ -388,7 +397,7 @@ def check_entry(entry, characters=True, consequence='it starts afresh'):
         warnings.append('the group histories are damaged (%s, not a dict); %s' % (type(given).__name__, consequence))
         given = {}
     for name, series in (given or {}).items():
-        checked, problem = check_series(series, characters)
+        checked, problem = check_series(series, full)
         if problem:
             warnings.append('the history of group %r is damaged (%s); %s' % (name, problem, consequence))
         else:
@@ -680,14 +689,26 @@ def fold_cycle(previous, totals, hosts, now, flavors=None, cpu_utilization=None)
 
 # --- reading ------------------------------------------------------------------------------------
 
+def _plain_tail(text, size, count):
+    """The last ``count`` whole numbers of a ``t`` or ``n`` text of ``size``."""
+    if count >= size:
+        return times(text)
+    return list(map(int, text.rsplit(',', count)[1:])) if count > 0 else []
+
+
 def decode_tier(tier, first=0, metrics=None):
     """A tier as plain lists, from point ``first`` on: ``{'t': [...], 'n': [...], stat: {metric: [...]}}``
-    (raw: ``v`` instead of the stats); ``metrics``: only those."""
+    (raw: ``v`` instead of the stats); ``metrics``: only those. Damage when what is read is malformed."""
     size = length(tier)
     count = size - first
-    decoded = {'t': times(tier['t'])[first:]}
-    if 'n' in tier:
-        decoded['n'] = times(tier['n'])[first:]
+    try:
+        decoded = {'t': _plain_tail(tier['t'], size, count)}
+        if 'n' in tier:
+            decoded['n'] = _plain_tail(tier['n'], size, count)
+    except ValueError:
+        raise Damage('t or n holds something else than whole numbers')
+    if not all(map(int.__lt__, decoded['t'], decoded['t'][1:])):
+        raise Damage('t is not strictly increasing')
     for stat in ('v',) if 'v' in tier else STATS:
         decoded[stat] = dict((metric, decode_tail(column, size, count)) for metric, column in tier[stat].items()
                              if metrics is None or metric in metrics)
@@ -697,13 +718,21 @@ def decode_tier(tier, first=0, metrics=None):
 def daily_series(series, start=None, end=None, metrics=None):
     """The daily points of a (checked) series from epoch second ``start`` to ``end`` (None: all),
     decoded (``decode_tier``), the days whose cycles are still only in ``raw`` (today so far)
-    consolidated on the fly. Damage when a number read is malformed."""
+    consolidated on the fly. Only the points from ``start`` on are read. Damage when what is
+    read is malformed."""
     daily = series['daily']
     raw = series['raw']
-    if raw['t']:
-        daily = _consolidate_raw(raw, times(raw['t']), daily, DAY, float('inf'), metrics)
-    seconds = times(daily['t'])
-    first = 0 if start is None else bisect_left(seconds, start)
+    try:
+        if raw['t']:
+            daily = _consolidate_raw(raw, times(raw['t']), daily, DAY, float('inf'), metrics)
+        size = length(daily)
+        first = 0
+        if start is not None and size:
+            # A day has one point at most: the points from start on are among the last this many.
+            count = min(size, max(int(daily['t'].rsplit(',', 1)[-1]) - int(start), -DAY) // DAY + 1)
+            first = size - count + bisect_left(_plain_tail(daily['t'], size, count), start)
+    except ValueError:
+        raise Damage('t holds something else than whole numbers')
     decoded = decode_tier(daily, first, metrics)
     if end is not None:
         last = bisect_right(decoded['t'], end)

@@ -167,7 +167,7 @@ def _top_value(rc, daily, record, now_day, last_day):
 def render_chart(entry, section, group=None, days_back=180, days_ahead=180):
     """The SVG text of one chart: the cluster's (``group`` None) or one group's, from the history
     entry (``history.fold_cycle``'s ``cluster``) and the forecast section (``forecast.forecast``)."""
-    entry, _warnings = history.check_entry(entry)
+    entry, _warnings = history.check_entry(entry, full=False)   # what is drawn is checked as it is read
     series = entry['cluster'] if group is None else entry['groups'].get(group, history.empty_series())
     scope = (section or {}).get('cluster') if group is None else ((section or {}).get('groups') or {}).get(group)
     scope = scope or {}
@@ -210,7 +210,7 @@ def render_chart(entry, section, group=None, days_back=180, days_ahead=180):
 
 def render_charts(entry, section, days_back=180, days_ahead=180):
     """``{'cluster': svg, 'groups': {name: svg}}``: a chart for the cluster and for each group of the entry."""
-    checked, _warnings = history.check_entry(entry)
+    checked, _warnings = history.check_entry(entry, full=False)
     return {'cluster': render_chart(checked, section, None, days_back, days_ahead),
             'groups': dict((name, render_chart(checked, section, name, days_back, days_ahead))
                            for name in sorted(checked['groups']))}

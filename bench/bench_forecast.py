@@ -1,0 +1,220 @@
+"""Benchmark (issue 12): forecasts for 1,000 groups x 3 years of daily points, against sorting every
+pairwise slope (the textbook Theil-Sen) in the same run; and the size of the store host's history
+entry after 10,000 cycles, against the entry after three years of daily points.
+
+Targets: the forecasts <= 1 s CPU; the entry after 10,000 cycles no larger than after three years.
+
+    .venv/bin/python bench/bench_forecast.py [--groups 1000] [--cycles 10000] [--cluster-groups 10]
+
+1. An entry of ``--groups`` groups, each with a full daily tier (1098 days of VCPU, MEMORY_MB and
+   DISK_GB inventories, usage and two flavors' fits, noisy growth); ``forecast`` over it with the
+   default 90-day window, with and without flavors, planned workloads included.
+2. ``fold_cycle`` of a cluster of ``--cluster-groups`` groups (10 hosts each), ``--cycles`` cycles
+   every 5 minutes from an empty history (34.7 days); then the same number of cycles every 3 hours
+   (3.4 years), with the entry's size when its daily tier first holds three years and at the end.
+   Also the CPU of one steady-state cycle (history + forecast) of that cluster and of its hosts'
+   own histories, for the cycle's budget (history adds <= 5 %: bench_cycle.py).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import argparse
+import os
+import random
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, '.collections'))
+
+from ansible_collections.hypervisor.stats.plugins.module_utils.schema import MAX_FORECAST_DAYS  # noqa: E402
+from ansible_collections.hypervisor.stats.plugins.plugin_utils import forecast as fc  # noqa: E402
+from ansible_collections.hypervisor.stats.plugins.plugin_utils import history  # noqa: E402
+
+DAY = history.DAY
+T0 = 1767225600   # 2026-01-01
+RESOURCES = (('VCPU', 640, 4.0), ('MEMORY_MB', 2621440, 1.0), ('DISK_GB', 20000, 1.0))
+FLAVORS = {'m1.small': {'vcpus': 1, 'memory_mb': 2048, 'disk_gb': 20},
+           'm1.large': {'vcpus': 4, 'memory_mb': 8192, 'disk_gb': 80}}
+
+
+def group_section(rng, share, hosts=10):
+    """One group of cluster_totals: ``share`` of each capacity used, a little noise."""
+    inventory = {}
+    for rc, total, ratio in RESOURCES:
+        capacity = int(total * ratio)
+        used = int(capacity * min(share, 1.0) * rng.uniform(0.98, 1.02))
+        inventory[rc] = {'total': total, 'reserved': 0, 'capacity': capacity, 'used': used, 'free': capacity - used}
+    free = min(inventory['VCPU']['free'] // 1, inventory['MEMORY_MB']['free'] // 2048)
+    return {'count': hosts, 'running_vms': int(share * 400), 'memory_mb_used': int(inventory['MEMORY_MB']['used'] * 0.7),
+            'local_gb_used': int(inventory['DISK_GB']['used'] * 0.5), 'vcpus': 640, 'inventory': inventory,
+            'fits': {'m1.small': max(free, 0), 'm1.large': max(free // 4, 0)}, 'missing': {}}
+
+
+def cluster_of(groups):
+    totals = {'count': sum(g['count'] for g in groups.values()), 'group_by': 'labels.cluster', 'groups': groups,
+              'missing': {}, 'inventory': {}, 'fits': {}}
+    for rc, _total, _ratio in RESOURCES:
+        totals['inventory'][rc] = dict((f, sum(g['inventory'][rc][f] for g in groups.values()))
+                                       for f in ('total', 'reserved', 'capacity', 'used', 'free'))
+    for field in ('running_vms', 'memory_mb_used', 'local_gb_used'):
+        totals[field] = sum(g[field] for g in groups.values())
+    for flavor in FLAVORS:
+        totals['fits'][flavor] = sum(g['fits'][flavor] for g in groups.values())
+    return totals
+
+
+def daily_group(rng, days):
+    """A group's series with ``days`` daily points (mean, max) ending yesterday, noisy growth."""
+    first = T0 // DAY - days
+    growth = rng.uniform(0.0002, 0.0008)
+    points = [history.point_from_totals(group_section(rng, 0.3 + growth * day)) for day in range(days)]
+    metrics = sorted(set(m for p in points for m in p))
+    mean = dict((m, history.encode([p.get(m) for p in points])) for m in metrics)
+    return {'version': 1, 'raw': {'t': '', 'v': {}},
+            'hourly': {'t': '', 'n': '', 'mean': {}, 'max': {}, 'p95': {}},
+            'daily': {'t': ','.join(str((first + d) * DAY) for d in range(days)), 'n': ','.join(['288'] * days),
+                      'mean': mean, 'max': dict(mean), 'p95': {}}}
+
+
+def brute_force(entry, now, days):
+    """The same trends with every pairwise slope sorted (no segments, no planned): the baseline."""
+    start = (now // DAY - days + 1) * DAY
+    for series in [entry['cluster']] + list(entry['groups'].values()):
+        daily = history.daily_series(series, start, None, ['%s.used' % rc for rc, _t, _r in RESOURCES]
+                                     + ['fits.%s' % f for f in FLAVORS])
+        x = [t // DAY for t in daily['t']]
+        for column in daily['mean'].values():
+            slopes = sorted(fc.pairwise_slopes(x, column))
+            lower, upper = fc.sen_band_ranks([len(x)])
+            slopes[len(slopes) // 2], slopes[lower], slopes[upper]
+
+
+def cpu(function, *args, **kwargs):
+    start = time.process_time()
+    result = function(*args, **kwargs)
+    return time.process_time() - start, result
+
+
+def forecasts(args):
+    rng = random.Random(5)
+    template = [daily_group(rng, MAX_FORECAST_DAYS) for _ in range(20)]   # 20 shapes, shared (size is what counts)
+    entry = {'version': 1, 'group_by': 'labels.cluster', 'cluster': template[0],
+             'groups': dict(('g%04d' % index, template[index % 20]) for index in range(args.groups))}
+    now = T0 + 3600
+    planned = [{'flavor': 'm1.large', 'count': 10, 'group': 'g0001'}, {'flavor': 'm1.small', 'count': 50, 'date': '2026-03-01'}]
+    with_flavors, (section, warnings) = cpu(fc.forecast, entry, now, planned=planned, flavors=FLAVORS)
+    assert not warnings and len(section['groups']) == args.groups
+    assert all(section['groups'][g]['VCPU']['points'] == 89 for g in section['groups'])   # today has none yet
+    without_fits = dict(entry, cluster=_without_fits(entry['cluster']),
+                        groups=dict((g, _without_fits(s)) for g, s in entry['groups'].items()))
+    three, _result = cpu(fc.forecast, without_fits, now)
+    brute, _none = cpu(brute_force, entry, now, 90)
+    series = (args.groups + 1)
+    print('forecasts of %d groups + the cluster, %d daily points each (the last 89 in the 90-day window); load average %.1f'
+          % (args.groups, MAX_FORECAST_DAYS, os.getloadavg()[0]))
+    print('%-52s %10s %14s' % ('', 'CPU s', 'CPU us/series'))
+    print('%-52s %10.2f %14.0f' % ('forecast: VCPU, MEMORY_MB, DISK_GB + 2 flavors, planned', with_flavors,
+                                   with_flavors / (series * 5) * 1e6))
+    print('%-52s %10.2f %14.0f' % ('forecast: VCPU, MEMORY_MB, DISK_GB only', three, three / (series * 3) * 1e6))
+    print('%-52s %10.2f %14.0f' % ('all pairwise slopes sorted, same 5 series (baseline)', brute, brute / (series * 5) * 1e6))
+    print('%-52s %10.2fx' % ('ratio baseline / forecast (5 series)', brute / with_flavors))
+    print('target: forecasts <= 1 s CPU')
+
+
+def _without_fits(series):
+    daily = dict(series['daily'])
+    for stat in ('mean', 'max'):
+        daily[stat] = dict((m, c) for m, c in daily[stat].items() if not m.startswith('fits.'))
+    return dict(series, daily=daily)
+
+
+def run_cycles(cycles, step, groups, probe=None):
+    """(entry after ``cycles`` cycles ``step`` seconds apart, {cycle index: entry size} at ``probe``)."""
+    rng = random.Random(7)
+    shares = [rng.uniform(0.2, 0.5) for _ in range(groups)]
+    state, sizes = None, {}
+    for index in range(cycles):
+        days = index * step / float(DAY)
+        sections = dict(('g%02d' % g, group_section(rng, shares[g] + 0.0004 * days)) for g in range(groups))
+        state, warnings = history.fold_cycle(state, cluster_of(sections), {}, T0 + index * step)
+        assert not warnings, warnings
+        if probe and probe(state, index):
+            sizes[index] = history.entry_size(state['cluster'])
+    return state, sizes
+
+
+def tiers(state):
+    series = state['cluster']['cluster']
+    return '/'.join(str(history.length(series[name])) for name in history.TIER_NAMES)
+
+
+def sizes(args):
+    five, elapsed5 = None, time.process_time()
+    five, _sizes = run_cycles(args.cycles, 300, args.cluster_groups)
+    elapsed5 = time.process_time() - elapsed5
+
+    def full(state, index):
+        # The first cycle whose entry holds three years of daily points, and the last cycle.
+        if index == args.cycles - 1:
+            return True
+        return not full.seen and history.length(state['cluster']['cluster']['daily']) == MAX_FORECAST_DAYS
+    full.seen = False
+
+    def probe(state, index):
+        hit = full(state, index)
+        if hit and index != args.cycles - 1:
+            full.seen = True
+        return hit
+    slow, three_hourly = run_cycles(args.cycles, 3 * 3600, args.cluster_groups, probe)
+    at_three_years = min(three_hourly)
+    size5 = history.entry_size(five['cluster'])
+    print()
+    print('store host history entry (cluster + %d groups), JSON bytes; tiers raw/hourly/daily points of the cluster'
+          % args.cluster_groups)
+    print('%-58s %12s %16s' % ('', 'bytes', 'tiers'))
+    print('%-58s %12d %16s' % ('after %d cycles every 5 minutes (%.1f days)' % (args.cycles, args.cycles * 300.0 / DAY),
+                               size5, tiers(five)))
+    print('%-58s %12d %16s' % ('after 3 years of daily points (cycle %d, every 3 hours)' % at_three_years,
+                               three_hourly[at_three_years], '-'))
+    print('%-58s %12d %16s' % ('after %d cycles every 3 hours (%.1f years)' % (args.cycles, args.cycles * 3 / 24.0 / 365),
+                               three_hourly[args.cycles - 1], tiers(slow)))
+    print('%-58s %12.2f' % ('10,000 five-minute cycles / three years of daily points', size5 / float(three_hourly[at_three_years])))
+    print('target: no larger than after three years of daily points')
+    return five, elapsed5
+
+
+def steady_cycle(args, five, elapsed5):
+    """One more cycle of the 5-minute run: the store host's history and forecast, and 200 hosts' own."""
+    rng = random.Random(9)
+    sections = dict(('g%02d' % g, group_section(rng, 0.4)) for g in range(args.cluster_groups))
+    now = T0 + args.cycles * 300
+    spent, (state, _w) = cpu(history.fold_cycle, five, cluster_of(sections), {}, now)
+    forecast_cpu, _result = cpu(fc.forecast, state['cluster'], now, flavors=FLAVORS)
+    host_series = five['cluster']['groups']['g00']   # a full-size series stands in for a host's own
+    host_point = history.point_from_totals(group_section(rng, 0.4, hosts=1))
+    start = time.process_time()
+    for _host in range(200):
+        history.fold(host_series, host_point, now)
+    hosts_cpu = time.process_time() - start
+    print()
+    print('one steady-state cycle (after the 5-minute run), CPU ms: the store host entry\'s fold %.1f, its forecast %.1f, '
+          '200 hosts\' own histories %.1f (%.2f each); the %d-cycle run took %.1f s (%.2f ms a cycle)'
+          % (spent * 1e3, forecast_cpu * 1e3, hosts_cpu * 1e3, hosts_cpu * 1e3 / 200, args.cycles, elapsed5,
+             elapsed5 * 1e3 / args.cycles))
+    print('a host\'s own history: %d bytes' % history.entry_size(host_series))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--groups', type=int, default=1000)
+    parser.add_argument('--cycles', type=int, default=10000)
+    parser.add_argument('--cluster-groups', type=int, default=10)
+    args = parser.parse_args()
+    forecasts(args)
+    five, elapsed5 = sizes(args)
+    steady_cycle(args, five, elapsed5)
+
+
+if __name__ == '__main__':
+    main()
