@@ -3,6 +3,10 @@
 libvirt test-driver URIs), against one ansible.builtin.ping task on the same
 inventory. Target: the cycle <= 3x the ping.
 
+Issue 12: the same cycle run from a copy of the collection whose role has the
+history and forecast tasks removed, in the same run. Target: folding the history
+adds at most 5 % to the cycle's controller CPU.
+
     .venv/bin/python bench/bench_cycle.py [--hosts N]
 
 CPU is user + system time of ansible-playbook and everything it starts (with a
@@ -55,6 +59,29 @@ def make_inventory(workdir, hosts):
     return path
 
 
+HISTORY_TASKS = ('Fold this cycle into the capacity history', 'Forecast from the history',
+                 "Store each hypervisor's history")
+
+
+def collection_without_history(workdir):
+    """A copy of the collection whose cycle neither folds nor stores history: the baseline of issue 12."""
+    base = os.path.join(workdir, 'collections', 'ansible_collections', 'hypervisor', 'stats')
+    for name in ('plugins', 'roles', 'playbooks', 'meta'):
+        shutil.copytree(os.path.join(ROOT, name), os.path.join(base, name))
+    shutil.copy(os.path.join(ROOT, 'galaxy.yml'), base)
+    path = os.path.join(base, 'roles', 'cycle', 'tasks', 'main.yml')
+    with open(path) as handle:
+        tasks = handle.read().split('\n\n')
+    kept = [task for task in tasks if not any(('- name: ' + name) in task for name in HISTORY_TASKS)]
+    text = '\n\n'.join(kept).replace('    hypervisor_stats_history: "{{ cycle_history.cluster }}"'
+                                       '  # noqa: var-naming[no-role-prefix]\n', '')
+    if len(kept) != len(tasks) - len(HISTORY_TASKS) or 'cycle_history' in text:
+        raise SystemExit('the role changed: update HISTORY_TASKS in %s' % __file__)
+    with open(path, 'w') as handle:
+        handle.write(text)
+    return os.path.join(workdir, 'collections')
+
+
 def run(args, env, cwd):
     """(CPU seconds of the process tree, wall seconds)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -87,11 +114,15 @@ def main():
         bare_cfg = os.path.join(workdir, 'ansible.cfg')
         with open(os.path.join(ROOT, 'ansible.cfg')) as source, open(bare_cfg, 'w') as target:
             target.writelines(line for line in source if not line.startswith('callbacks_enabled'))
+        without_history = collection_without_history(workdir)
         for label, extra in (('as configured (ansible.cfg callbacks)', {}),
-                             ('without the capacity_report callback', {'ANSIBLE_CONFIG': bare_cfg})):
+                             ('without the capacity_report callback', {'ANSIBLE_CONFIG': bare_cfg}),
+                             ('as configured, without history/forecast', {'ANSIBLE_COLLECTIONS_PATH': without_history})):
             env = dict(base_env, ANSIBLE_CACHE_PLUGIN_CONNECTION=os.path.join(workdir, 'facts-%d' % len(rows)), **extra)
-            run(playbook + [os.path.join(ROOT, 'playbooks', 'collect.yml')], env, workdir)   # first cycle fills the cache
-            cycle_cpu, cycle_wall = run(playbook + [os.path.join(ROOT, 'playbooks', 'collect.yml')], env, workdir)
+            collect = os.path.join(env['ANSIBLE_COLLECTIONS_PATH'], 'ansible_collections', 'hypervisor', 'stats',
+                                   'playbooks', 'collect.yml')
+            run(playbook + [collect], env, workdir)   # first cycle fills the cache
+            cycle_cpu, cycle_wall = run(playbook + [collect], env, workdir)
             ping_cpu, ping_wall = run(playbook + [os.path.join(workdir, 'ping.yml')], env, workdir)
             rows.append((label, cycle_cpu, cycle_wall, ping_cpu, ping_wall))
         print('controller CPU per host, %d hosts (local connection, test driver), forks from ansible.cfg; load average %.1f'
@@ -101,6 +132,9 @@ def main():
             print('%-40s %14.1f %14.1f %7.2fx %9.1fs %9.1fs' % (
                 label, cycle_cpu / args.hosts * 1000, ping_cpu / args.hosts * 1000, cycle_cpu / ping_cpu, cycle_wall, ping_wall))
         print('target: cycle <= 3x ping')
+        with_history, without = rows[0][1], rows[2][1]
+        print('history and forecast: %+.1f %% of the cycle\'s CPU (%.1f s with, %.1f s without; target <= 5 %%)'
+              % (100.0 * (with_history - without) / without, with_history, without))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
