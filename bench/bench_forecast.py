@@ -145,64 +145,97 @@ def run_cycles(cycles, step, groups, probe=None):
 
 
 def tiers(state):
-    series = state['cluster']['cluster']
+    series = state['cluster']['cluster'] if 'cluster' in state['cluster'] else state['cluster']
     return '/'.join(str(history.length(series[name])) for name in history.TIER_NAMES)
 
 
 def sizes(args):
-    five, elapsed5 = None, time.process_time()
+    start = time.process_time()
     five, _sizes = run_cycles(args.cycles, 300, args.cluster_groups)
-    elapsed5 = time.process_time() - elapsed5
+    elapsed5 = time.process_time() - start
+    seen = []
 
-    def full(state, index):
+    def three_years(state, index):
         # The first cycle whose entry holds three years of daily points, and the last cycle.
-        if index == args.cycles - 1:
+        full = history.length(state['cluster']['cluster']['daily']) == MAX_FORECAST_DAYS
+        if (full and not seen) or index == args.cycles - 1:
+            seen.append(index)
             return True
-        return not full.seen and history.length(state['cluster']['cluster']['daily']) == MAX_FORECAST_DAYS
-    full.seen = False
-
-    def probe(state, index):
-        hit = full(state, index)
-        if hit and index != args.cycles - 1:
-            full.seen = True
-        return hit
-    slow, three_hourly = run_cycles(args.cycles, 3 * 3600, args.cluster_groups, probe)
+        return False
+    slow, three_hourly = run_cycles(args.cycles, 3 * 3600, args.cluster_groups, three_years)
     at_three_years = min(three_hourly)
+    # Every tier full: the 5-minute run's raw and hourly points with the 3-hour run's three years of days.
+    largest = dict(five['cluster'], cluster=dict(five['cluster']['cluster'], daily=slow['cluster']['cluster']['daily']),
+                   groups=dict((name, dict(series, daily=slow['cluster']['groups'][name]['daily']))
+                               for name, series in five['cluster']['groups'].items()))
     size5 = history.entry_size(five['cluster'])
     print()
-    print('store host history entry (cluster + %d groups), JSON bytes; tiers raw/hourly/daily points of the cluster'
+    print('store host history entry (cluster + %d groups of 10 hosts), JSON bytes; raw/hourly/daily points of each series'
           % args.cluster_groups)
-    print('%-58s %12s %16s' % ('', 'bytes', 'tiers'))
-    print('%-58s %12d %16s' % ('after %d cycles every 5 minutes (%.1f days)' % (args.cycles, args.cycles * 300.0 / DAY),
+    print('%-64s %12s %14s' % ('', 'bytes', 'points'))
+    print('%-64s %12d %14s' % ('after %d cycles every 5 minutes (%.1f days)' % (args.cycles, args.cycles * 300.0 / DAY),
                                size5, tiers(five)))
-    print('%-58s %12d %16s' % ('after 3 years of daily points (cycle %d, every 3 hours)' % at_three_years,
-                               three_hourly[at_three_years], '-'))
-    print('%-58s %12d %16s' % ('after %d cycles every 3 hours (%.1f years)' % (args.cycles, args.cycles * 3 / 24.0 / 365),
+    print('%-64s %12d %14s' % ('after 3 years of daily points (cycle %d of one every 3 hours)' % at_three_years,
+                               three_hourly[at_three_years], '-/-/%d' % MAX_FORECAST_DAYS))
+    print('%-64s %12d %14s' % ('after %d cycles every 3 hours (%.1f years)' % (args.cycles, args.cycles * 3 / 24.0 / 365),
                                three_hourly[args.cycles - 1], tiers(slow)))
-    print('%-58s %12.2f' % ('10,000 five-minute cycles / three years of daily points', size5 / float(three_hourly[at_three_years])))
+    print('%-64s %12d %14s' % ('every tier full (5-minute raw and hourly, three years of days)', history.entry_size(largest),
+                               tiers({'cluster': largest})))
+    print('%-64s %12.2f' % ('%d five-minute cycles / three years of daily points' % args.cycles,
+                            size5 / float(three_hourly[at_three_years])))
     print('target: no larger than after three years of daily points')
-    return five, elapsed5
+    host, host_elapsed = host_history(args.cycles)
+    print('one host\'s own history after %d cycles every 5 minutes: %d bytes (%.2f ms a cycle)'
+          % (args.cycles, history.entry_size(host), host_elapsed * 1e3 / args.cycles))
+    return five, host, elapsed5
 
 
-def steady_cycle(args, five, elapsed5):
-    """One more cycle of the 5-minute run: the store host's history and forecast, and 200 hosts' own."""
+def host_point(rng, index):
+    """A host's point: its allocations change every few hours (an instance created or deleted),
+    what its guests use changes every cycle."""
+    epoch = index // 48
+    point = {}
+    for rc, total, ratio in RESOURCES:
+        capacity = int(total / 10 * ratio)
+        used = int(capacity * (0.3 + 0.05 * (epoch % 7)))
+        point.update({'%s.total' % rc: total // 10, '%s.reserved' % rc: 0, '%s.capacity' % rc: capacity,
+                      '%s.used' % rc: used, '%s.free' % rc: capacity - used})
+    point.update({'mem_used_mb': 150000 + rng.randint(0, 5000), 'disk_used_gb': 900 + rng.randint(0, 9),
+                  'vms': 20 + epoch % 7, 'hosts': 1, 'cpu_util': round(rng.uniform(10, 60), 1),
+                  'fits.m1.small': 40 - epoch % 7, 'fits.m1.large': 10 - epoch % 4})
+    return point
+
+
+def host_history(cycles):
+    rng = random.Random(3)
+    series = None
+    start = time.process_time()
+    for index in range(cycles):
+        series, warnings = history.fold(series, host_point(rng, index), T0 + 300 * index)
+        assert not warnings
+    return series, time.process_time() - start
+
+
+def steady_cycle(args, five, host, elapsed5):
+    """One more cycle after the 5-minute run: the store host's history and forecast, and 200 hosts' own."""
     rng = random.Random(9)
     sections = dict(('g%02d' % g, group_section(rng, 0.4)) for g in range(args.cluster_groups))
     now = T0 + args.cycles * 300
     spent, (state, _w) = cpu(history.fold_cycle, five, cluster_of(sections), {}, now)
     forecast_cpu, _result = cpu(fc.forecast, state['cluster'], now, flavors=FLAVORS)
-    host_series = five['cluster']['groups']['g00']   # a full-size series stands in for a host's own
-    host_point = history.point_from_totals(group_section(rng, 0.4, hosts=1))
+    point = host_point(rng, args.cycles)
     start = time.process_time()
     for _host in range(200):
-        history.fold(host_series, host_point, now)
+        history.fold(host, point, now)
     hosts_cpu = time.process_time() - start
     print()
-    print('one steady-state cycle (after the 5-minute run), CPU ms: the store host entry\'s fold %.1f, its forecast %.1f, '
-          '200 hosts\' own histories %.1f (%.2f each); the %d-cycle run took %.1f s (%.2f ms a cycle)'
-          % (spent * 1e3, forecast_cpu * 1e3, hosts_cpu * 1e3, hosts_cpu * 1e3 / 200, args.cycles, elapsed5,
-             elapsed5 * 1e3 / args.cycles))
-    print('a host\'s own history: %d bytes' % history.entry_size(host_series))
+    print('one steady-state cycle after the 5-minute run, CPU ms')
+    print('%-64s %12.1f' % ('the store host entry: fold_cycle', spent * 1e3))
+    print('%-64s %12.1f' % ('the store host entry: forecast (cluster + %d groups, 2 flavors)' % args.cluster_groups,
+                            forecast_cpu * 1e3))
+    print('%-64s %12.1f' % ('200 hosts\' own histories: fold', hosts_cpu * 1e3))
+    print('(the %d-cycle run of the store host entry took %.1f s, %.2f ms a cycle)'
+          % (args.cycles, elapsed5, elapsed5 * 1e3 / args.cycles))
 
 
 def main():
@@ -212,8 +245,8 @@ def main():
     parser.add_argument('--cluster-groups', type=int, default=10)
     args = parser.parse_args()
     forecasts(args)
-    five, elapsed5 = sizes(args)
-    steady_cycle(args, five, elapsed5)
+    five, host, elapsed5 = sizes(args)
+    steady_cycle(args, five, host, elapsed5)
 
 
 if __name__ == '__main__':

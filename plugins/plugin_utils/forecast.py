@@ -375,12 +375,16 @@ def _check_whole(name, value, low, high):
 def _scope(series, name, group, window_start, x_now, min_points, flavors, due, future, warnings):
     """The forecast records of one series (the cluster's or a group's), or None when it is damaged."""
     try:
-        at, point = history.latest_point(series)
+        # Only what is used is read: the newest point's used, capacity, free and fits...
+        newest = set(history.rc_metric(rc, field) for rc in RESOURCE_CLASSES for field in ('used', 'capacity', 'free'))
+        at, point = history.latest_point(series, lambda metric: metric in newest or metric.startswith(history.FITS_PREFIX))
         flavor_names = sorted(flavors) if flavors else sorted(
             metric[len(history.FITS_PREFIX):] for metric in point if metric.startswith(history.FITS_PREFIX))
-        metrics = [history.rc_metric(rc, field) for rc in RESOURCE_CLASSES for field in ('used', 'capacity')]
-        metrics += [history.fits_metric(flavor) for flavor in flavor_names]
-        daily = history.daily_series(series, window_start, None, metrics)
+        # ...and the window's daily mean of used and fits, and max of capacity.
+        used = [history.rc_metric(rc, 'used') for rc in RESOURCE_CLASSES]
+        daily = history.daily_series(series, window_start, None, {
+            'mean': used + [history.fits_metric(flavor) for flavor in flavor_names],
+            'max': [history.rc_metric(rc, 'capacity') for rc in RESOURCE_CLASSES]})
     except history.Damage as exc:
         warnings.append('%s is damaged (%s): no forecast for it' % (name, exc))
         return None

@@ -186,7 +186,10 @@ def decode(text, start=0, stop=None):
 
 
 def decode_tail(text, size, count):
-    """The last ``count`` values of a column of ``size`` values, splitting off only those."""
+    """The last ``count`` values of a column of ``size`` values, splitting off only those; Damage
+    when the column has another number of values (a light ``check_series`` leaves that to here)."""
+    if text.count(',') != size - 1:
+        raise Damage('a column has another number of values than its times')
     if count >= size:
         return decode(text)
     if count <= 0:
@@ -311,7 +314,7 @@ def _text(value, where, size, table=_NOT_NUMBER_TEXT):
     if not isinstance(value, str):
         raise Damage('%s is %s, not text' % (where, type(value).__name__))
     value = str(value)
-    if (table is not None and value.translate(table)) or value.count(',') != size - 1 or value[:1] in ('', ','):
+    if table is not None and (value.translate(table) or value.count(',') != size - 1) or value[:1] in ('', ','):
         raise Damage('%s is not %d comma-separated numbers' % (where, size))
     return value
 
@@ -359,9 +362,9 @@ def check_series(series, full=True):
     """(series, None) with every tier checked (numbers are parsed where they are read), an empty
     series for None or {}, or (empty series, what is wrong) when it is damaged.
 
-    ``full`` False checks the structure and the number of values only, for a reader that checks
-    what it reads (a forecast, a chart: ``decode``, ``daily_series``), so that reading the last
-    days of three years costs those days only."""
+    ``full`` False checks the structure only, for a reader that checks what it reads (a forecast,
+    a chart: ``decode_tail``, ``daily_series``, ``latest_point``), so that reading the last days of
+    three years costs those days only."""
     if series is None or series == {}:
         return empty_series(), None
     try:
@@ -698,7 +701,8 @@ def _plain_tail(text, size, count):
 
 def decode_tier(tier, first=0, metrics=None):
     """A tier as plain lists, from point ``first`` on: ``{'t': [...], 'n': [...], stat: {metric: [...]}}``
-    (raw: ``v`` instead of the stats); ``metrics``: only those. Damage when what is read is malformed."""
+    (raw: ``v`` instead of the stats); ``metrics``: only those, a list (every stat) or a dict
+    stat -> list. Damage when what is read is malformed."""
     size = length(tier)
     count = size - first
     try:
@@ -710,8 +714,9 @@ def decode_tier(tier, first=0, metrics=None):
     if not all(map(int.__lt__, decoded['t'], decoded['t'][1:])):
         raise Damage('t is not strictly increasing')
     for stat in ('v',) if 'v' in tier else STATS:
+        wanted = metrics.get(stat, ()) if isinstance(metrics, dict) else metrics
         decoded[stat] = dict((metric, decode_tail(column, size, count)) for metric, column in tier[stat].items()
-                             if metrics is None or metric in metrics)
+                             if wanted is None or metric in wanted)
     return decoded
 
 
@@ -724,7 +729,8 @@ def daily_series(series, start=None, end=None, metrics=None):
     raw = series['raw']
     try:
         if raw['t']:
-            daily = _consolidate_raw(raw, times(raw['t']), daily, DAY, float('inf'), metrics)
+            names = set().union(*metrics.values()) if isinstance(metrics, dict) else metrics
+            daily = _consolidate_raw(raw, times(raw['t']), daily, DAY, float('inf'), names)
         size = length(daily)
         first = 0
         if start is not None and size:
@@ -742,14 +748,16 @@ def daily_series(series, start=None, end=None, metrics=None):
     return decoded
 
 
-def latest_point(series):
+def latest_point(series, wanted=None):
     """(time, point) of the newest reading of a (checked) series: the newest raw cycle, else the
-    newest consolidated point's means; (None, {}) when empty. Damage when a number is malformed."""
+    newest consolidated point's means; (None, {}) when empty; ``wanted``: a test of the metric
+    names to read (default all). Damage when a number is malformed."""
     for name, stat in (('raw', 'v'), ('hourly', 'mean'), ('daily', 'mean')):
         tier = series[name]
         if tier['t']:
             size = length(tier)
-            point = dict((metric, decode_tail(column, size, 1)[0]) for metric, column in tier[stat].items())
+            point = dict((metric, decode_tail(column, size, 1)[0]) for metric, column in tier[stat].items()
+                         if wanted is None or wanted(metric))
             return int(tier['t'].rsplit(',', 1)[-1]), point
     return None, {}
 
