@@ -59,7 +59,8 @@ _SAMPLES = {}
 
 
 def _sample_pairs(size, count):
-    """A fixed random sample of ``count`` index pairs i < j of ``size`` points (the same every run)."""
+    """A fixed random sample of ``count`` index pairs i < j of ``size`` points (the same every run),
+    as two lists: the i and the j of each pair."""
     key = (size, count)
     cache = _SAMPLES
     if key not in cache:
@@ -71,7 +72,7 @@ def _sample_pairs(size, count):
                 row_start += size - 1 - row
                 row += 1
             pairs.append((row, row + 1 + index - row_start))
-        cache[key] = pairs
+        cache[key] = ([i for i, _j in pairs], [j for _i, j in pairs])
     return cache[key]
 
 
@@ -114,8 +115,9 @@ def slope_order_statistics(segments, ranks):
     for x, y in segments:
         pairs = len(x) * (len(x) - 1) // 2
         if pairs:
-            sample.extend([(y[j] - y[i]) / (x[j] - x[i])
-                           for i, j in _sample_pairs(len(x), max(1, SAMPLE_PAIRS * pairs // total))])
+            first, second = _sample_pairs(len(x), max(1, SAMPLE_PAIRS * pairs // total))
+            sample.extend(map(truediv, map(sub, map(y.__getitem__, second), map(y.__getitem__, first)),
+                              map(sub, map(x.__getitem__, second), map(x.__getitem__, first))))
     sample.sort()
 
     def start(rank, side):
@@ -125,6 +127,10 @@ def slope_order_statistics(segments, ranks):
 
     lowest, highest = min(ranks), max(ranks)
     low_index, high_index = start(lowest, -1), start(highest, 1)
+    if 0 <= low_index < len(sample):
+        # Strictly below a value the sample holds twice: a block of equal slopes (equal days) on the
+        # lower bound would count below it and miss the bracket.
+        low_index = bisect_left(sample, sample[low_index]) - 1
     step = 1
     while True:
         low = sample[low_index] if low_index >= 0 else None
@@ -309,15 +315,17 @@ def _crossing(level, slope, limit, steps):
 def _segments(days, values, keys):
     """[(x, y)] runs of consecutive points with the same capacity key, unknown values left out."""
     segments = []
-    previous = object()
-    for day, value, key in zip(days, values, keys):
-        if value is None:
+    start = 0
+    for end in range(1, len(keys) + 1):
+        if end < len(keys) and keys[end] == keys[end - 1]:
             continue
-        if key != previous:
-            segments.append(([], []))
-            previous = key
-        segments[-1][0].append(day)
-        segments[-1][1].append(value)
+        x, y = days[start:end], values[start:end]
+        if None in y:
+            x = [day for day, value in zip(x, y) if value is not None]
+            y = [value for value in y if value is not None]
+        if x:
+            segments.append((x, y))
+        start = end
     return segments
 
 
