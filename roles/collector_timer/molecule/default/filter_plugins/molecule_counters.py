@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: hypervisor.stats contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Scenario-only filter for verify.yml: the counters found in a fact-cache entry."""
+"""Scenario-only filter for verify.yml: the counters and history points found in a fact-cache entry."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -22,19 +22,36 @@ def _walk(node, path, found):
             found['.'.join(path)] = node
 
 
+def _entry(entry):
+    if isinstance(entry, str):
+        entry = json.loads(entry)
+    if isinstance(entry.get('__payload__'), str):
+        # ansible-core 2.19's jsonfile: the facts are JSON inside the entry's JSON.
+        entry = json.loads(entry['__payload__'])
+    return entry
+
+
+def _untagged(node):
+    while isinstance(node, dict) and '__ansible_type' in node and 'value' in node:
+        node = node['value']
+    return node
+
+
+def molecule_history_points(entry):
+    """How many cycles the host's own capacity history holds in its every-cycle tier (0 without one)."""
+    series = _untagged(_entry(entry).get('hypervisor_stats_host_history'))
+    times = _untagged(_untagged((series or {}).get('raw') or {}).get('t')) if isinstance(series, dict) else None
+    return len(times.split(',')) if isinstance(times, str) and times else 0
+
+
 def molecule_counters(entry):
     """Every collected_at and every number under a `cumulative` key, by dotted path.
 
     Works whatever the collection cycle stores, so the scenario checks growth of
     what is there rather than of a layout it assumes.
     """
-    if isinstance(entry, str):
-        entry = json.loads(entry)
-    if isinstance(entry.get('__payload__'), str):
-        # ansible-core 2.19's jsonfile: the facts are JSON inside the entry's JSON.
-        entry = json.loads(entry['__payload__'])
     found = {}
-    _walk(entry, (), found)
+    _walk(_entry(entry), (), found)
     return found
 
 
@@ -51,6 +68,8 @@ def molecule_growth(second, first):
         'cumulative_shrunk': [p for p in cumulative if after[p] < before[p]],
         'cumulative_sum_first': sum(before[p] for p in cumulative),
         'cumulative_sum_second': sum(after[p] for p in cumulative),
+        'history_points_first': molecule_history_points(first),
+        'history_points_second': molecule_history_points(second),
     }
 
 
