@@ -339,7 +339,8 @@ def trend_record(days, values, keys, x_now, min_points, limit, due=0, steps=(), 
     instance fits any more), their planned amounts counted in instances of the flavor."""
     segments = _segments(days, values, keys)
     points = sum(len(x) for x, _y in segments)
-    ahead = sorted((at - x_now, amount) for at, amount in steps if at > x_now)
+    # Planned steps beyond the horizon cannot change a date within it.
+    ahead = sorted((at - x_now, amount) for at, amount in steps if x_now < at <= x_now + HORIZON_DAYS)
     record = {'days_until_full': None, 'full_on': None, 'full_on_optimistic': None, 'full_on_pessimistic': None,
               'slope_per_day': None, 'slope_low': None, 'slope_high': None, 'trend_today': None, 'points': points,
               'planned_due': history.number(due),

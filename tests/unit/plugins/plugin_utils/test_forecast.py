@@ -175,6 +175,10 @@ def test_a_future_planned_workload_is_a_step_on_its_date():
     later = cluster_forecast(planned_series(), noon(89), flavors=FLAVORS,
                              planned=[{'flavor': 'small', 'count': 1, 'date': iso(DAY0 + 400)}])
     assert later['VCPU']['days_until_full'] == 91
+    # A date past the ten-year horizon cannot change anything (and is no date to print).
+    far = cluster_forecast(planned_series(), noon(89), flavors=FLAVORS,
+                           planned=[{'flavor': 'small', 'count': 1, 'date': '9999-12-31'}])
+    assert far['VCPU']['planned_steps'] == [] and far['VCPU']['days_until_full'] == 91
 
 
 def test_a_planned_workload_of_a_group_counts_for_it_and_the_cluster_only():
