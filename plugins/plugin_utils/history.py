@@ -45,7 +45,7 @@ import math
 from bisect import bisect_left, bisect_right
 
 from ansible_collections.hypervisor.stats.plugins.module_utils.schema import (
-    INVENTORY_FIELDS, MAX_FORECAST_DAYS, MAX_TOTAL, RESOURCE_CLASSES, is_bounded_number)
+    INVENTORY_FIELDS, MAX_FORECAST_DAYS, MAX_TOTAL, NODE_CPU_TIMES, RESOURCE_CLASSES, is_bounded_number, is_count)
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.cluster import (
     ClusterError, check_flavors, compile_group_by, group_of, host_fits, is_host_facts)
 
@@ -55,6 +55,8 @@ DAY = 86400
 # Facts the role keeps them in: the store host's entry, and each hypervisor's own series.
 HISTORY_FACT = 'hypervisor_stats_history'
 HOST_HISTORY_FACT = 'hypervisor_stats_host_history'
+# A host's series keeps its last CPU time counters, the baseline of its next CPU utilisation.
+CPU_TIMES = 'cpu_times'
 
 RAW_SECONDS = 2 * DAY
 # (tier, bucket seconds, seconds kept), finest first.
@@ -379,6 +381,8 @@ def check_series(series, full=True):
         return empty_series(), str(exc)
     if series.get('simulated') is True:
         checked['simulated'] = True
+    if cpu_times_reading(series.get(CPU_TIMES)) is not None:
+        checked[CPU_TIMES] = series[CPU_TIMES]
     return checked, None
 
 
@@ -600,10 +604,38 @@ def check_now(now):
     return now
 
 
-def _host_utilisation(name, facts, cpu_utilization):
+def cpu_times_reading(value):
+    """A host's CPU time counters (host_resources' ``cpu_times``) as {name: ns}, or None unless every
+    one is a whole number >= 0."""
+    if not isinstance(value, dict):
+        return None
+    reading = dict((name, value.get(name)) for name in NODE_CPU_TIMES)
+    if not all(is_count(v) for v in reading.values()):
+        return None
+    return reading
+
+
+def cpu_times_utilisation(before, after):
+    """Percent of the host's CPU time busy (user + kernel) between two ``cpu_times`` readings, or
+    None when either is missing or a counter went back (a reboot)."""
+    before, after = cpu_times_reading(before), cpu_times_reading(after)
+    if before is None or after is None:
+        return None
+    delta = dict((name, after[name] - before[name]) for name in NODE_CPU_TIMES)
+    elapsed = sum(delta.values())
+    if min(delta.values()) < 0 or elapsed <= 0:
+        return None
+    return percent(100.0 * (delta['user'] + delta['kernel']) / elapsed)
+
+
+def _host_utilisation(name, facts, cpu_utilization, series):
+    """Given (``cpu_utilization``), in the facts, else the growth of the host's own CPU counters
+    since the reading its history keeps."""
     if cpu_utilization and name in cpu_utilization:
         return percent(cpu_utilization[name])
-    return percent(facts.get('cpu_utilization'))
+    if facts.get('cpu_utilization') is not None:
+        return percent(facts.get('cpu_utilization'))
+    return cpu_times_utilisation(series.get(CPU_TIMES) if isinstance(series, dict) else None, facts.get(CPU_TIMES))
 
 
 def fold_cycle(previous, totals, hosts, now, flavors=None, cpu_utilization=None):
@@ -646,13 +678,14 @@ def fold_cycle(previous, totals, hosts, now, flavors=None, cpu_utilization=None)
         warnings.append('group_by changed from %r to %r: the group histories start afresh' % (entry['group_by'], group_by))
         groups = {}
 
+    previous_hosts = previous.get('hosts') if isinstance(previous.get('hosts'), dict) else {}
     readings = {}   # group -> [(percent, CPU count)] of its hosts, for the CPU utilisation
     sampled = []
     for name, facts in hosts.items():
         if not is_host_facts(facts):
             warnings.append('host %s: not host_resources facts; no point this cycle' % name)
             continue
-        util = _host_utilisation(name, facts, cpu_utilization)
+        util = _host_utilisation(name, facts, cpu_utilization, previous_hosts.get(name))
         sampled.append((str(name), facts, util))
         group = group_of(expression, facts) if expression is not None else None
         readings.setdefault(group, []).append((util, facts.get('vcpus')))
@@ -681,12 +714,14 @@ def fold_cycle(previous, totals, hosts, now, flavors=None, cpu_utilization=None)
         if not is_empty(series):
             new_entry['groups'][name] = series
 
-    previous_hosts = previous.get('hosts') if isinstance(previous.get('hosts'), dict) else {}
     new_hosts = {}
     for name, facts, util in sampled:
         new_hosts[name], notes = fold(previous_hosts.get(name), point_from_host(facts, flavors, util), now,
                                       'the history of host %s' % name)
         warnings.extend(notes)
+        reading = cpu_times_reading(facts.get(CPU_TIMES))
+        if reading is not None:   # the baseline of the next cycle's utilisation
+            new_hosts[name] = dict(new_hosts[name], **{CPU_TIMES: reading})
     return {'cluster': new_entry, 'hosts': new_hosts}, warnings
 
 

@@ -411,3 +411,37 @@ def test_the_simulated_example_is_labelled_deterministic_and_a_valid_entry(tmp_p
     hosts = cluster_hosts(4)
     new, warnings = fold_cycle({'cluster': entry}, cycle_totals(hosts), hosts, (DAY0 + 30) * DAY + 600)
     assert warnings == [] and new['cluster']['simulated'] is True
+
+
+def test_host_cpu_utilisation_is_the_growth_of_its_own_cpu_counters():
+    from ansible_collections.hypervisor.stats.plugins.plugin_utils.history import cpu_times_utilisation
+
+    before = {'user': 1000, 'kernel': 500, 'idle': 8000, 'iowait': 500}
+    after = {'user': 1600, 'kernel': 900, 'idle': 9400, 'iowait': 600}   # busy 1000 of 2500 ns
+    assert cpu_times_utilisation(before, after) == 40.0
+    assert cpu_times_utilisation(after, before) is None, 'counters went back (a reboot): unknown, not negative'
+    assert cpu_times_utilisation(None, after) is None
+    assert cpu_times_utilisation(dict(before, idle=-1), after) is None
+    assert cpu_times_utilisation(before, before) is None, 'no time passed'
+
+
+def test_the_hosts_history_keeps_its_cpu_counters_and_the_next_cycle_has_utilisation():
+    import copy
+
+    from cluster_data import host
+
+    from ansible_collections.hypervisor.stats.plugins.plugin_utils.cluster import cluster_totals
+    from ansible_collections.hypervisor.stats.plugins.plugin_utils.history import fold_cycle, latest_point
+
+    facts = host(cluster='east')
+    facts['hypervisor_hostname'] = 'hv-1'
+    facts['cpu_times'] = {'user': 1000, 'kernel': 500, 'idle': 8000, 'iowait': 500}
+    later = copy.deepcopy(facts)
+    later['cpu_times'] = {'user': 1600, 'kernel': 900, 'idle': 9400, 'iowait': 600}
+    first, _ = fold_cycle({}, cluster_totals({'hv-1': facts}), {'hv-1': facts}, 1700000000)
+    assert first['hosts']['hv-1']['cpu_times'] == facts['cpu_times']
+    second, warnings = fold_cycle(json.loads(json.dumps(first)), cluster_totals({'hv-1': later}), {'hv-1': later},
+                                  1700003600)
+    assert warnings == []
+    assert latest_point(second['hosts']['hv-1'])[1]['cpu_util'] == 40.0
+    assert latest_point(second['cluster']['cluster'])[1]['cpu_util'] == 40.0
