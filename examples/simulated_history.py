@@ -16,8 +16,8 @@ allocated vCPUs, memory and disk grow linearly to the group's present allocation
 noise (the same arguments give the same bytes), and ``west`` gains a host 60 days before the
 end (a capacity step). Capacity and the end values come from ``--totals``, a ``cluster_totals``
 output as JSON (for example ``hypervisor_stats_cluster.totals`` from the fact cache, so that the
-simulated past meets the real present), else from SIMULATED_TOTALS below, a stand-in sized like
-the example cluster. The cluster's series is the sum of the groups'.
+simulated past meets the real present), else from the example cluster itself (its node files read
+through libvirt's test driver, as host_resources reads them). The cluster's series is the sum of the groups'.
 """
 
 import argparse
@@ -35,22 +35,36 @@ from ansible_collections.hypervisor.stats.plugins.plugin_utils import history  #
 
 RESOURCES = ('VCPU', 'MEMORY_MB', 'DISK_GB')
 DAY = history.DAY
-# A stand-in for the example cluster's cluster_totals (two groups of two hosts), used without --totals.
-SIMULATED_TOTALS = {
-    'group_by': 'labels.cluster',
-    'groups': {
-        'east': {'count': 2, 'running_vms': 9, 'memory_mb_used': 90000, 'local_gb_used': 120, 'vcpus': 64,
-                 'fits': {'m1.small': 40, 'm1.large': 9},
-                 'inventory': {'VCPU': {'total': 64, 'reserved': 0, 'capacity': 256, 'used': 44},
-                               'MEMORY_MB': {'total': 262144, 'reserved': 1024, 'capacity': 261120, 'used': 139264},
-                               'DISK_GB': {'total': 200, 'reserved': 0, 'capacity': 200, 'used': 121}}},
-        'west': {'count': 2, 'running_vms': 1, 'memory_mb_used': 20000, 'local_gb_used': 30, 'vcpus': 48,
-                 'fits': {'m1.small': 60, 'm1.large': 15},
-                 'inventory': {'VCPU': {'total': 48, 'reserved': 0, 'capacity': 192, 'used': 12},
-                               'MEMORY_MB': {'total': 196608, 'reserved': 1024, 'capacity': 195584, 'used': 65536},
-                               'DISK_GB': {'total': 200, 'reserved': 0, 'capacity': 200, 'used': 60}}},
-    },
-}
+INVENTORY = os.path.join(ROOT, 'examples', 'inventory.yml')
+
+
+def example_totals():
+    """The example cluster's present cluster_totals, read from its node files through libvirt's test
+    driver and host_resources' own code, with the inventory's labels, pool and flavors: the present
+    the simulated past leads up to."""
+    import libvirt
+    import yaml
+
+    from ansible_collections.hypervisor.stats.plugins.module_utils.host_capacity import host_facts
+    from ansible_collections.hypervisor.stats.plugins.module_utils.host_gather import gather_host
+    from ansible_collections.hypervisor.stats.plugins.module_utils.schema import HOST_OPTION_DEFAULTS
+    from ansible_collections.hypervisor.stats.plugins.plugin_utils.cluster import cluster_totals
+
+    with open(INVENTORY) as handle:
+        inventory = yaml.safe_load(handle)['all']
+    hypervisors = inventory['children']['hypervisors']
+    facts = {}
+    for name, variables in sorted(hypervisors['hosts'].items()):
+        uri = 'test://%s' % os.path.join(ROOT, 'examples', 'nodes', name + '.xml')
+        conn = libvirt.openReadOnly(uri)
+        try:
+            raw = gather_host(conn, uri, storage_pool=hypervisors['vars']['hypervisor_stats_storage_pool'])
+        finally:
+            conn.close()
+        facts[name] = host_facts(raw, dict(HOST_OPTION_DEFAULTS, labels=variables['hypervisor_stats_labels']))
+    return cluster_totals(facts, group_by='labels.cluster', flavors=inventory['vars']['hypervisor_stats_flavors'])
+
+
 # What each group had at the start of the simulated history, as a share of its present allocation.
 START_SHARE = {'east': 0.55, 'west': 0.35}
 STEP_DAYS_BEFORE_END = 60
@@ -146,16 +160,17 @@ def main(argv=None):
     parser.add_argument('--end', type=datetime.date.fromisoformat, default=None,
                         help='the day after the last simulated one, YYYY-MM-DD (default: today, UTC)')
     parser.add_argument('--seed', type=int, default=12, help='seed of the noise (default 12)')
-    parser.add_argument('--totals', help='a cluster_totals output as JSON to end at (default: a stand-in)')
+    parser.add_argument('--totals', help='a cluster_totals output as JSON to end at (default: the example cluster now)')
     parser.add_argument('--output', help='file to write (default: standard output)')
     args = parser.parse_args(argv)
     if not 1 <= args.days <= history.MAX_FORECAST_DAYS:
         parser.error('--days must be from 1 to %d' % history.MAX_FORECAST_DAYS)
-    totals = SIMULATED_TOTALS
     if args.totals:
         with open(args.totals) as handle:
             totals = json.load(handle)
         totals = totals.get('totals', totals)   # a whole hypervisor_stats_cluster record, or its totals
+    else:
+        totals = example_totals()
     end = args.end or datetime.datetime.now(datetime.timezone.utc).date()
     text = json.dumps(simulated_entry(totals, args.days, end, args.seed), sort_keys=True, allow_nan=False)
     if args.output:
