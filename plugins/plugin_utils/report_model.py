@@ -92,23 +92,31 @@ def _fits(data):
     return fits
 
 
+def _by_name(data):
+    """Items of a dict sorted by their key's text."""
+    return sorted(_dict(data).items(), key=lambda item: str(item[0]))
+
+
+def _names(values):
+    return [str(v) for v in values or [] if v is not None]
+
+
 def _failover_record(record):
     record = _dict(record)
     unplaced = _dict(record.get('unplaced'))
-    survives = record.get('survives')
-    exhaustive = record.get('exhaustive')
+    survives, exhaustive = record.get('survives'), record.get('exhaustive')
+    vms = [vm for vm in unplaced.get('vms') or [] if isinstance(vm, dict)]
     return {
         'survives': survives if isinstance(survives, bool) else None,
         'exhaustive': exhaustive if isinstance(exhaustive, bool) else None,
-        'worst_hosts': [str(h) for h in record.get('worst_hosts') or [] if h is not None],
-        'unknown_hosts': [str(h) for h in record.get('unknown_hosts') or [] if h is not None],
+        'worst_hosts': _names(record.get('worst_hosts')),
+        'unknown_hosts': _names(record.get('unknown_hosts')),
         'unplaced': {'count': number(unplaced.get('count')),
-                     'vms': [dict((k, None if _dict(vm).get(k) is None else str(vm[k])) for k in ('name', 'uuid', 'host'))
-                             for vm in unplaced.get('vms') or [] if isinstance(vm, dict)]},
-        'headroom_after': dict((rc, number(v)) for rc, v in _dict(record.get('headroom_after')).items()
+                     'vms': [dict((k, None if vm.get(k) is None else str(vm[k])) for k in ('name', 'uuid', 'host'))
+                             for vm in vms]},
+        'headroom_after': dict((rc, number(v)) for rc, v in _by_name(record.get('headroom_after'))
                                if rc in RESOURCE_CLASSES),
-        'fits_after': dict((str(f), number(n)) for f, n in sorted(_dict(record.get('fits_after')).items(),
-                                                                   key=lambda i: str(i[0]))),
+        'fits_after': dict((str(f), number(n)) for f, n in _by_name(record.get('fits_after'))),
     }
 
 
@@ -119,8 +127,7 @@ def _failover(data):
         return None
     return {'failures': number(data.get('failures')),
             'cluster': _failover_record(data.get('cluster')),
-            'groups': dict((str(g), _failover_record(r)) for g, r in sorted(_dict(data.get('groups')).items(),
-                                                                         key=lambda i: str(i[0])))}
+            'groups': dict((str(g), _failover_record(r)) for g, r in _by_name(data.get('groups')))}
 
 
 def plain(value, depth=0):
