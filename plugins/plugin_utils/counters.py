@@ -34,6 +34,7 @@ from ansible_collections.hypervisor.stats.plugins.module_utils.schema import (
     COUNTERS, DEFAULT_RETENTION_SECONDS, GONE, MAX_COUNTER, MAX_TOTAL, MEMORY_FIELDS, VM_TOTALS,
     is_bounded_number, is_count, is_number)
 from ansible_collections.hypervisor.stats.plugins.module_utils.vm_facts import cpu_utilization
+from ansible_collections.hypervisor.stats.plugins.plugin_utils import rates as vm_rates
 
 # group -> ((raw counter, cumulative total, divisor), ...): what a device's baseline keeps, in this order.
 # (KiB totals divide by 1024.0; I/O counts stay integers: divisor None.)
@@ -49,6 +50,7 @@ _GETTERS = dict((group, itemgetter(*[counter for counter, _total, _divisor in fi
                 for group, fields in DEVICE_FIELDS.items())
 _BASELINE_KEYS = ('host', 'domain_id', 'collected_at', 'cpu_time_ns', 'disks', 'nics')
 _EMPTY = {}
+_NO_RATES = vm_rates.no_rates()
 _number = is_number
 
 
@@ -204,6 +206,13 @@ def _carried(vm):
     }
     if vm.get('timed_out') is True:
         entry['timed_out'] = True
+    # Written again as it was (its last rates, window and readings to count from), when sound.
+    rate_state = vm_rates.cached_state(vm)
+    baseline, window = rate_state if rate_state is not None else (None, {})
+    entry['rates'] = vm_rates.checked_rates(vm.get('rates'))
+    entry['rate_baseline'] = baseline
+    entry['rate_window'] = window
+    entry['p95'] = vm_rates.percentiles(window)
     return entry
 
 
@@ -212,6 +221,8 @@ def _carried_changed(vm, carried):
     for field in ('vcpus', 'cpu_utilization', 'domain_id'):
         if vm.get(field) is not None and carried[field] is None:
             return True
+    if vm_rates.cached_state(vm) is None or vm_rates.checked_rates(vm.get('rates')) != vm.get('rates', _NO_RATES):
+        return True
     memory = vm.get('memory')
     return isinstance(memory, dict) and any(
         memory.get(field) is not None and carried['memory'].get(field) is None for field in MEMORY_FIELDS)
@@ -366,7 +377,36 @@ def _add_devices(cumulative, group, new_devices, old_devices, stale):
 
 
 def _update_vm(host, sample_at, vm, known, warnings):
-    """The new entry of one sampled VM; ``known`` is its previous entry (checked) or None.
+    """The new entry of one sampled VM, its counters and its rates (plugin_utils.rates);
+    ``known`` is its previous entry (checked, its rate fields not yet) or None."""
+    entry = _update_counters(host, sample_at, vm, known, warnings)
+    before, window = None, _EMPTY
+    if known is not None:
+        rate_state = vm_rates.cached_state(known)
+        if rate_state is None:
+            warnings.append('previous rates of VM %s on host %s are malformed; its rates restart from this sample'
+                            % (entry['name'] if entry['name'] is not None else '?', host))
+        else:
+            before, window = rate_state
+    if entry.get('timed_out'):
+        # Nothing measured: the readings to count from and the window stay.
+        entry['rates'] = vm_rates.no_rates()
+        entry['rate_baseline'] = before
+    else:
+        after = entry['rate_baseline'] = vm_rates.reading(vm, sample_at, entry['domain_id'])
+        if before is not None and after['domain_id'] is not None and after['domain_id'] == before['domain_id']:
+            entry['rates'] = rates = vm_rates.between(before, after, entry['vcpus'])
+        else:
+            entry['rates'] = rates = vm_rates.no_rates()   # first sight, or another domain instance
+        rates = dict(rates, cpu_percent=entry['cpu_utilization'], memory_used_mb=vm_rates.memory_used_mb(vm))
+        window = vm_rates.advance(window, rates)
+    entry['rate_window'] = window
+    entry['p95'] = vm_rates.percentiles(window)
+    return entry
+
+
+def _update_counters(host, sample_at, vm, known, warnings):
+    """The new entry of one sampled VM, counters only; ``known`` is its previous entry (checked) or None.
 
     Runs once per VM per cycle (half a million times on a big cloud), hence the plain style.
     """
@@ -604,7 +644,7 @@ def _accumulate(previous, samples, retention_seconds):
                     continue
                 if sample_at - vm['last_seen'] > retention_seconds:
                     continue
-                vms[uuid] = dict(vm, state=GONE, cpu_utilization=None)
+                vms[uuid] = dict(vm, state=GONE, cpu_utilization=None, rates=vm_rates.no_rates())
         state[host] = {
             'hypervisor_hostname': sample.get('hypervisor_hostname'),
             'uri': sample.get('uri'),

@@ -59,3 +59,21 @@ BAD_ARGUMENTS = [
     ({'h1': {'collected_at': 1}}, 60, "samples['h1']"),
     ({'h1': {'vms': {}, 'collected_at': 'now'}}, 60, "samples['h1'].collected_at"),
 ]
+
+
+def signal_vm(delay=None, swap=None, disk=None, uuid=UUID, domain_id=7, cpu=0, vcpus=2, usable_kb=None, **kw):
+    """A vm() with the contention signals vm_stats reports (issue 14): ``delay`` (cpu_delay_ns, the sum
+    over the vCPUs), ``swap`` (swap_in_kb, swap_out_kb), ``disk`` vda's
+    (rd_req, wr_req, rd_bytes, wr_bytes, rd_total_times_ns, wr_total_times_ns, fl_req, fl_total_times_ns)."""
+    v = vm(uuid=uuid, domain_id=domain_id, cpu=cpu, vcpus=vcpus, **kw)
+    v['totals'] = {'cpu_delay_ns': delay}
+    v['memory_pressure'] = {'swap_in_kb': swap[0] if swap else None, 'swap_out_kb': swap[1] if swap else None,
+                            'usable_kb': usable_kb}
+    if disk is not None:
+        v['disks'] = {'vda': dict(zip(('rd_req', 'wr_req', 'rd_bytes', 'wr_bytes', 'rd_total_times_ns',
+                                       'wr_total_times_ns', 'fl_req', 'fl_total_times_ns'), disk))}
+    return v
+
+
+def rates_of(state, host='h1', uuid=UUID):
+    return state[host]['vms'][uuid]['rates']

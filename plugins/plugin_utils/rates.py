@@ -1,0 +1,267 @@
+# Copyright: hypervisor.stats contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Per-VM contention rates between two cycles, and a bounded window of them with its p95 (issue 14).
+
+``accumulate`` (plugin_utils.counters) calls these once per sampled VM. A VM entry gets:
+
+* ``rate_baseline``: the raw readings the next cycle's rates need, compact:
+  ``{'at', 'domain_id', 'vm': [cpu_delay_ns, swap_in_kb, swap_out_kb, rx+tx bytes of all NICs],
+  'disks': {dev: [rd_req, wr_req, rd_bytes, wr_bytes, rd_times_ns, wr_times_ns, fl_req, fl_times_ns]}}``;
+  -1 stands for a reading not reported (shorter than null in the cache, and one int type to check).
+* ``rates``: this cycle's rates (RATE_FIELDS), each null where a signal is missing on either side,
+  on first sight, after a reboot or migration (another domain instance), when a counter went down
+  (a reset) or when no time passed. Never NaN, infinite or negative.
+* ``rate_window``: per WINDOW_FIELDS, the last RATE_WINDOW non-null values, oldest first,
+  rounded to 0.1 (compact in the cache).
+* ``p95``: per WINDOW_FIELDS, the nearest-rank 95th percentile of its window; null for an empty one.
+
+Pure: plain dicts in and out.
+"""
+
+import math
+from operator import itemgetter
+
+# The rates of one cycle. Latencies in ms per request, I/O in requests/s and KiB/s, steal in percent
+# of the VM's vCPU time; io_kbps is disk read + write + network rx + tx, what tells an idle VM.
+RATE_FIELDS = ('steal_percent', 'read_latency_ms', 'write_latency_ms', 'flush_latency_ms', 'read_iops',
+               'write_iops', 'read_kbps', 'write_kbps', 'net_kbps', 'io_kbps', 'swap_in_kbps', 'swap_out_kbps')
+# What the window keeps, and the p95 reports: CPU utilisation (accumulate's cpu_utilization), the
+# contention signals, and what reclaimable needs (I/O, guest memory in use).
+WINDOW_FIELDS = ('cpu_percent', 'steal_percent', 'read_latency_ms', 'write_latency_ms', 'flush_latency_ms',
+                 'io_kbps', 'memory_used_mb')
+# Samples kept per field: a week of hourly cycles (a day of 5-minute ones). Each value costs about 5
+# bytes of JSON, so a full window is under 6 KiB per VM; the p95 of a week covers weekly peaks.
+RATE_WINDOW = 168
+P95 = 0.95
+# A rate at or above this is damage (clock or counter), not a reading: 10**12 KiB/s, 10**12 %.
+MAX_RATE = 10.0 ** 12
+_DISK_WIDTH = 8
+_NO_RATES = dict.fromkeys(RATE_FIELDS)
+# A disk's readings, in the order of rate_baseline's lists.
+_DISK_KEYS = ('rd_req', 'wr_req', 'rd_bytes', 'wr_bytes', 'rd_total_times_ns', 'wr_total_times_ns', 'fl_req',
+              'fl_total_times_ns')
+_DISK_GETTER = itemgetter(*_DISK_KEYS)
+_LIMIT = 2 ** 64
+
+
+_INT_SET = {int}
+
+
+def _count(value):
+    """A raw counter as libvirt gives it (an int in [0, 2**64); Ansible's int subclasses too), else None."""
+    if value.__class__ is int or (isinstance(value, int) and value.__class__ is not bool):
+        return int(value) if 0 <= value < _LIMIT else None
+    return None
+
+
+def _raw(value):
+    """A reading for rate_baseline: the counter, or -1 for none."""
+    if value.__class__ is int and 0 <= value < _LIMIT:
+        return value
+    value = _count(value)
+    return -1 if value is None else value
+
+
+def _get(mapping, key):
+    return _raw(mapping.get(key)) if isinstance(mapping, dict) else -1
+
+
+def reading(vm, at, domain_id):
+    """The raw readings of one vm_stats VM the next cycle's rates start from."""
+    get = vm.get
+    pressure = get('memory_pressure')
+    net = -1
+    nics = get('nics')
+    if isinstance(nics, dict):
+        net = 0   # (no NICs: no network I/O, known)
+        for counters in nics.values():
+            rx, tx = _get(counters, 'rx_bytes'), _get(counters, 'tx_bytes')
+            if rx < 0 or tx < 0:
+                net = -1
+                break
+            net += rx + tx
+        if net >= _LIMIT:
+            net = -1
+    disks = {}
+    devices = get('disks')
+    if isinstance(devices, dict):
+        for dev, c in devices.items():
+            try:
+                disks[dev] = [v if v.__class__ is int and 0 <= v < _LIMIT else _raw(v) for v in _DISK_GETTER(c)]
+            except (KeyError, TypeError):
+                if isinstance(c, dict):
+                    disks[dev] = [_get(c, key) for key in _DISK_KEYS]
+    return {'at': at, 'domain_id': domain_id,
+            'vm': [_get(get('totals'), 'cpu_delay_ns'), _get(pressure, 'swap_in_kb'), _get(pressure, 'swap_out_kb'), net],
+            'disks': disks}
+
+
+def between(before, after, vcpus):
+    """The rates from ``before`` to ``after`` (readings of the same domain instance), or nulls.
+    A growth is unknown when either reading is (-1) or the counter went down (a reset)."""
+    seconds = after['at'] - before['at']
+    rates = dict(_NO_RATES)
+    if not seconds > 0:
+        return rates
+    delay, swap_in, swap_out, net = [None if old < 0 or new < old else (new - old) / seconds
+                                     for new, old in zip(after['vm'], before['vm'])]
+    if delay is not None and vcpus:
+        rates['steal_percent'] = min(100.0, delay / (1e7 * vcpus))   # ns/s over vCPUs, in percent
+    if swap_in is not None and swap_in < MAX_RATE:
+        rates['swap_in_kbps'] = swap_in
+    if swap_out is not None and swap_out < MAX_RATE:
+        rates['swap_out_kbps'] = swap_out
+    if net is not None and net < MAX_RATE:
+        rates['net_kbps'] = net / 1024.0
+    old_disks, new_disks = before['disks'], after['disks']
+    if new_disks and new_disks.keys() == old_disks.keys():
+        # Sums over the disks; a sum is unknown when any disk's part is.
+        sums = [0] * _DISK_WIDTH
+        for dev, values in new_disks.items():
+            sums = [None if total is None or old < 0 or new < old else total + new - old
+                    for total, new, old in zip(sums, values, old_disks[dev])]
+        rd_req, wr_req, rd_bytes, wr_bytes, rd_times, wr_times, fl_req, fl_times = sums
+        if rd_req is not None:
+            rates['read_iops'] = rd_req / seconds
+            if rd_times is not None and rd_req:
+                rates['read_latency_ms'] = rd_times / rd_req / 1e6
+        if wr_req is not None:
+            rates['write_iops'] = wr_req / seconds
+            if wr_times is not None and wr_req:
+                rates['write_latency_ms'] = wr_times / wr_req / 1e6
+        if fl_req is not None and fl_times is not None and fl_req:
+            rates['flush_latency_ms'] = fl_times / fl_req / 1e6
+        if rd_bytes is not None:
+            rates['read_kbps'] = rd_bytes / 1024.0 / seconds
+        if wr_bytes is not None:
+            rates['write_kbps'] = wr_bytes / 1024.0 / seconds
+    elif not new_disks and not old_disks:
+        rates['read_kbps'] = rates['write_kbps'] = 0.0   # no disks at all: no disk I/O, known
+    if rates['read_kbps'] is not None and rates['write_kbps'] is not None and rates['net_kbps'] is not None:
+        rates['io_kbps'] = rates['read_kbps'] + rates['write_kbps'] + rates['net_kbps']
+    # Counters below 2**64 over a positive time give finite rates; a tiny time can still make an absurd one.
+    for field, value in rates.items():
+        if value is not None and not value < MAX_RATE:
+            rates[field] = None
+    return rates
+
+
+def memory_used_mb(vm):
+    """The guest's memory in use (balloon size less what it could use without swapping, or its unused
+    memory), MiB; null when the guest does not report it."""
+    memory = vm.get('memory')
+    if not isinstance(memory, dict):
+        return None
+    actual = memory.get('actual_kb')
+    pressure = vm.get('memory_pressure')
+    free = pressure.get('usable_kb') if isinstance(pressure, dict) else None
+    if free is None:
+        free = memory.get('unused_kb')
+    if _count(actual) is None or _count(free) is None or free > actual:
+        return None
+    return (actual - free) / 1024.0
+
+
+def p95(values):
+    """Nearest-rank 95th percentile: the smallest value with at least 95 % of the values at or below it."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, int(math.ceil(P95 * len(ordered))) - 1)]
+
+
+def advance(window, values):
+    """The window with this cycle's non-null ``values`` (WINDOW_FIELDS -> number or None) appended,
+    each field's list cut to its last RATE_WINDOW; a new dict, ``window`` is not changed."""
+    new = {}
+    for field in WINDOW_FIELDS:
+        kept = window.get(field) if window is not None else None
+        value = values.get(field)
+        if value is None:
+            if kept:
+                new[field] = kept
+            continue
+        value = round(value, 1)
+        if kept:
+            kept = kept[-(RATE_WINDOW - 1):] + [value] if len(kept) >= RATE_WINDOW else kept + [value]
+        else:
+            kept = [value]
+        new[field] = kept
+    return new
+
+
+def percentiles(window):
+    result = dict.fromkeys(WINDOW_FIELDS)
+    for field, values in window.items():
+        result[field] = values[0] if len(values) == 1 else p95(values)
+    return result
+
+
+# --- checks of what the cache gives back --------------------------------------------------------
+
+def _number_ok(value):
+    """A finite number in [0, MAX_RATE); NaN fails the range test."""
+    return isinstance(value, (int, float)) and value.__class__ is not bool and 0 <= value < MAX_RATE
+
+
+def _readings_ok(values, width):
+    """A list of ``width`` ints in [-1, 2**64): the usual case in one pass of C, subclasses the careful way."""
+    try:
+        if len(values) != width or not isinstance(values, list):
+            return False
+        if set(map(type, values)) == _INT_SET:
+            return -1 <= min(values) and max(values) < _LIMIT
+    except TypeError:
+        return False
+    return all(isinstance(v, int) and v.__class__ is not bool and -1 <= v < _LIMIT for v in values)
+
+
+def baseline_ok(baseline):
+    """Whether a cached rate_baseline can be trusted."""
+    try:
+        at, domain_id, disks = baseline['at'], baseline['domain_id'], baseline['disks']
+        if not (len(baseline) == 4 and isinstance(at, (int, float)) and at.__class__ is not bool and -1e30 < at < 1e30
+                and (domain_id is None or (isinstance(domain_id, int) and domain_id.__class__ is not bool))
+                and _readings_ok(baseline['vm'], 4) and isinstance(disks, dict)):
+            return False
+        for values in disks.values():
+            if not _readings_ok(values, _DISK_WIDTH):
+                return False
+        return True
+    except (KeyError, TypeError):
+        return False
+
+
+def window_ok(window):
+    """Whether a cached rate_window can be trusted: known fields, each a list of at most RATE_WINDOW
+    finite numbers in [0, MAX_RATE)."""
+    if not isinstance(window, dict):
+        return False
+    for field, values in window.items():
+        if field not in WINDOW_FIELDS or not isinstance(values, list) or not 0 < len(values) <= RATE_WINDOW:
+            return False
+        if not all(map(_number_ok, values)):
+            return False
+    return True
+
+
+def cached_state(entry):
+    """(rate_baseline, rate_window) of a cached VM entry, checked: (None, {}) when it has none yet,
+    None when either is damaged (its rates restart)."""
+    baseline, window = entry.get('rate_baseline'), entry.get('rate_window')
+    if baseline is None and window is None:
+        return None, {}
+    if (baseline is None or baseline_ok(baseline)) and (window is None or window_ok(window)):
+        return baseline, window or {}
+    return None
+
+
+def checked_rates(rates):
+    """A cached ``rates`` dict with every field a finite number in [0, MAX_RATE) or null."""
+    if not isinstance(rates, dict):
+        return dict(_NO_RATES)
+    return dict((field, rates.get(field) if _number_ok(rates.get(field)) else None) for field in RATE_FIELDS)
+
+
+def no_rates():
+    return dict(_NO_RATES)
