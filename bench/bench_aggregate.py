@@ -8,12 +8,15 @@ Targets: accumulate + cluster_totals <= 3 s, peak RSS <= 1.5 GB, and within 3x o
 The timed call is the second cycle (the steady state: every VM has a baseline), as
 the playbook runs it: a previous state read from the cache, this cycle's samples,
 a new state out. The peak RSS is the whole process's, samples and states included.
+Since issue 14 the samples carry the contention signals vm_stats reports, and both sides compute
+the per-VM rates, their window and p95 (the bare loop without any check).
 """
 
 from __future__ import absolute_import, division, print_function
 
 import argparse
 import gc
+import math
 import os
 import resource
 import sys
@@ -32,6 +35,10 @@ NIC_COUNTERS = ('rx_bytes', 'tx_bytes', 'rx_packets', 'tx_packets', 'rx_errs', '
 DISK_FIELDS = (('rd_bytes', 'disk_read_kb', 1024.0), ('wr_bytes', 'disk_write_kb', 1024.0),
                ('rd_req', 'disk_read_ios', 1), ('wr_req', 'disk_write_ios', 1))
 NIC_FIELDS = (('rx_bytes', 'network_read_kb', 1024.0), ('tx_bytes', 'network_write_kb', 1024.0))
+RATE_DISK_KEYS = ('rd_req', 'wr_req', 'rd_bytes', 'wr_bytes', 'rd_total_times_ns', 'wr_total_times_ns', 'fl_req',
+                  'fl_total_times_ns')
+WINDOW_FIELDS = ('cpu_percent', 'steal_percent', 'read_latency_ms', 'write_latency_ms', 'flush_latency_ms',
+                 'io_kbps', 'memory_used_mb')
 
 
 def vm_sample(host_index, vm_index, cycle):
@@ -43,10 +50,19 @@ def vm_sample(host_index, vm_index, cycle):
         'state': 'running', 'domain_id': vm_index + 1, 'vcpus': 2, 'timed_out': False,
         'cpu_time_ns': base * 10 ** 6, 'cpu_utilization': None,
         'memory': {'max_kb': 4194304, 'actual_kb': 4194304, 'unused_kb': 1000, 'available_kb': 4000000, 'rss_kb': 2000000},
-        'disks': {'vda': dict((c, base + i) for i, c in enumerate(DISK_COUNTERS))},
+        'disks': {'vda': dict([(c, base + i) for i, c in enumerate(DISK_COUNTERS)] + [
+            ('rd_total_times_ns', base * 1000), ('wr_total_times_ns', base * 2000), ('fl_req', base),
+            ('fl_total_times_ns', base * 3000), ('capacity', 10 ** 10), ('allocation', 10 ** 9),
+            ('physical', 10 ** 9)])},
         'nics': {'vnet%d' % vm_index: dict((c, base + i) for i, c in enumerate(NIC_COUNTERS))},
         'totals': {'network_read_kb': base / 1024.0, 'network_write_kb': base / 1024.0, 'disk_read_kb': base / 1024.0,
-                   'disk_write_kb': base / 1024.0, 'disk_read_ios': base, 'disk_write_ios': base},
+                   'disk_write_kb': base / 1024.0, 'disk_read_ios': base, 'disk_write_ios': base,
+                   'cpu_delay_ns': base * 1000},
+        # The contention signals vm_stats reports since issue 14 (rates and their window in accumulate).
+        'cpu_user_ns': base * 10 ** 5, 'cpu_system_ns': base * 10 ** 5,
+        'vcpus_detail': [{'id': 0, 'delay_ns': base * 500, 'wait_ns': 0}, {'id': 1, 'delay_ns': base * 500, 'wait_ns': 0}],
+        'memory_pressure': {'swap_in_kb': base, 'swap_out_kb': base, 'major_faults': base, 'minor_faults': base,
+                            'usable_kb': 2000000, 'disk_caches_kb': 100000},
     }
 
 
@@ -83,7 +99,27 @@ def bare_loop(previous, samples, hosts_facts):
                     for index, (counter, total, divisor) in enumerate(fields):
                         c, b = counters[counter], old_values[index]
                         cum[total] += (c - b if same and c >= b else c) / divisor
-            out[uuid] = {'cumulative': cum, 'baseline': {
+            # The rates and their window, as accumulate computes them (issue 14), without its checks.
+            rb, disk = old['rate_baseline'], vm['disks']['vda']
+            seconds = sample['collected_at'] - rb['at']
+            now_vm = [vm['totals']['cpu_delay_ns'], vm['memory_pressure']['swap_in_kb'],
+                      vm['memory_pressure']['swap_out_kb'], sum(n['rx_bytes'] + n['tx_bytes'] for n in vm['nics'].values())]
+            now_disk = [disk[k] for k in RATE_DISK_KEYS]
+            d = [a - b for a, b in zip(now_vm, rb['vm'])]
+            q = [a - b for a, b in zip(now_disk, rb['disks']['vda'])]
+            rates = {'steal_percent': d[0] / (1e7 * vm['vcpus']) / seconds, 'swap_in_kbps': d[1] / seconds,
+                     'swap_out_kbps': d[2] / seconds, 'net_kbps': d[3] / 1024.0 / seconds,
+                     'read_iops': q[0] / seconds, 'write_iops': q[1] / seconds, 'read_kbps': q[2] / 1024.0 / seconds,
+                     'write_kbps': q[3] / 1024.0 / seconds, 'read_latency_ms': q[4] / q[0] / 1e6,
+                     'write_latency_ms': q[5] / q[1] / 1e6, 'flush_latency_ms': q[7] / q[6] / 1e6}
+            rates['io_kbps'] = rates['read_kbps'] + rates['write_kbps'] + rates['net_kbps']
+            values = dict(rates, cpu_percent=(vm['cpu_time_ns'] - base['cpu_time_ns']) / (seconds * 1e7 * vm['vcpus']),
+                          memory_used_mb=(vm['memory']['actual_kb'] - vm['memory_pressure']['usable_kb']) / 1024.0)
+            window = dict((f, old['rate_window'].get(f, [])[-167:] + [round(values[f], 1)]) for f in WINDOW_FIELDS)
+            p95 = dict((f, sorted(w)[int(math.ceil(0.95 * len(w))) - 1]) for f, w in window.items())
+            out[uuid] = {'cumulative': cum, 'rates': rates, 'rate_window': window, 'p95': p95,
+                         'rate_baseline': {'at': sample['collected_at'], 'domain_id': vm['domain_id'], 'vm': now_vm,
+                                           'disks': {'vda': now_disk}}, 'baseline': {
                 'domain_id': vm['domain_id'], 'cpu_time_ns': vm['cpu_time_ns'],
                 'disks': dict((dev, [c[f] for f, _t, _d in DISK_FIELDS]) for dev, c in vm['disks'].items()),
                 'nics': dict((dev, [c[f] for f, _t, _d in NIC_FIELDS]) for dev, c in vm['nics'].items())}}
@@ -137,6 +173,7 @@ def main():
     some = next(iter(samples))
     some_vm = next(iter(samples[some]['vms']))
     assert bare_state[some]['vms'][some_vm]['cumulative'] == state[some]['vms'][some_vm]['cumulative']
+    assert bare_state[some]['vms'][some_vm]['p95'] == state[some]['vms'][some_vm]['p95']
     assert all(bare_totals[f] == totals[f] for f in STATISTICS_FIELDS)
 
     vms = args.hosts * args.vms
