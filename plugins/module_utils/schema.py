@@ -138,6 +138,14 @@ MAX_FAILURES = 64
 DEFAULT_FORECAST_DAYS = 90
 DEFAULT_FORECAST_MIN_POINTS = 7
 MAX_FORECAST_DAYS = 3 * 366   # the daily history keeps three years
+# Reclaimable capacity (issue 14): a VM is idle when its p95 CPU utilisation is below this percent and
+# its p95 disk + network I/O below DEFAULT_IDLE_IO_KBPS, over at least DEFAULT_IDLE_DAYS of history;
+# right-sizing keeps DEFAULT_RECLAIM_BUFFER (a fraction) above the p95 use.
+DEFAULT_IDLE_CPU_PERCENT = 5
+DEFAULT_IDLE_DAYS = 14
+MAX_IDLE_DAYS = 3 * 366
+DEFAULT_IDLE_IO_KBPS = 10
+DEFAULT_RECLAIM_BUFFER = 0.2
 # host_resources options with a default, as Nova's.
 HOST_OPTION_DEFAULTS = {
     'reserved_host_cpus': 0,
