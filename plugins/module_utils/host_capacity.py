@@ -353,6 +353,10 @@ def host_facts(raw, options):
         'free_disk_gb': free_disk_gb,
         'disk_available_least': disk_available_least,
         'disk_source': disk['source'],
+        # What the disk figures come from (kind, mount/fstype/source or pool_type/pool_name/source, shared_by),
+        # and the identity of shared storage (None when local): cluster_totals counts DISK_GB once per shared_id.
+        'disk_source_detail': disk.get('detail'),
+        'shared_id': disk.get('shared_id'),
         'cpu_info': raw['cpu_info'],
         'numa_topology': raw['numa_topology'],
         'inventory': inventory,

@@ -157,8 +157,141 @@ def read_domains(conn):
     return domains, warnings
 
 
-def read_disk_source(conn, instances_path=None, storage_pool=None):
-    """Total, used and free bytes of the instance storage, with its ``source``.
+# Filesystems and libvirt pool types whose storage other hosts may see too (issue 15). A local
+# filesystem (ext4, xfs, btrfs, a dir/fs/logical/disk/zfs pool) is never shared.
+# (The kernel CephFS client shows as 'ceph' in mountinfo; ceph-fuse's source names no cluster: declare it.)
+SHARED_FSTYPES = ('nfs', 'nfs4', 'ceph', 'cephfs', 'glusterfs', 'fuse.glusterfs', 'ocfs2', 'gfs2', 'gpfs')
+SHARED_POOL_TYPES = ('rbd', 'netfs', 'gluster', 'iscsi', 'iscsi-direct')
+MOUNTINFO = '/proc/self/mountinfo'
+
+
+def _unescape(field):
+    # mountinfo escapes space, tab, newline and backslash as \ooo octal
+    out, i = [], 0
+    while i < len(field):
+        if field[i] == '\\' and len(field[i + 1:i + 4]) == 3 and field[i + 1:i + 4].isdigit():
+            out.append(chr(int(field[i + 1:i + 4], 8)))
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return ''.join(out)
+
+
+def parse_mountinfo(text):
+    """[{mount, fstype, source, device}] from /proc/<pid>/mountinfo text, in file order."""
+    mounts = []
+    for line in text.splitlines():
+        fields = line.split()
+        if '-' not in fields:
+            continue
+        sep = fields.index('-')
+        if sep < 5 or len(fields) < sep + 3:
+            continue
+        mounts.append({'mount': _unescape(fields[4]), 'fstype': fields[sep + 1],
+                       'source': _unescape(fields[sep + 2]), 'device': fields[2]})
+    return mounts
+
+
+def mount_of(path, mounts):
+    """The mount (a ``parse_mountinfo`` item) holding ``path``: the last-mounted longest prefix."""
+    best = None
+    path = path.rstrip('/') or '/'
+    for m in mounts:
+        mp = m['mount'].rstrip('/') or '/'
+        if path == mp or mp == '/' or path.startswith(mp + '/'):
+            if best is None or len(mp) >= len(best['mount'].rstrip('/') or '/'):
+                best = m
+    return best
+
+
+def _uuid_of_device(device, by_uuid='/dev/disk/by-uuid'):
+    """The filesystem UUID of block device 'major:minor' from /dev/disk/by-uuid, or None."""
+    try:
+        major, minor = (int(x) for x in device.split(':'))
+        for name in sorted(os.listdir(by_uuid)):
+            if os.stat(os.path.join(by_uuid, name)).st_rdev == os.makedev(major, minor):
+                return name
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def filesystem_shared_id(fstype, source, uuid=None):
+    """The identity of a network or cluster filesystem, the same on every host that mounts it;
+    None for a local filesystem (or a cluster filesystem whose UUID is unknown).
+
+    nfs/nfs4: ``nfs:SERVER:/EXPORT`` (as a libvirt netfs pool of that export); cephfs: the new
+    syntax's ``FSID.FSNAME=/PATH`` or the monitors (sorted) and path; glusterfs: the volume name
+    (any server of the trusted pool may be named); ocfs2/gfs2: the filesystem UUID; gpfs: the device."""
+    fstype = (fstype or '').lower()
+    if fstype not in SHARED_FSTYPES:
+        return None
+    source = source or ''
+    if fstype in ('nfs', 'nfs4'):
+        server, _sep, export = source.rpartition(':')
+        return 'nfs:%s:%s' % (server.strip('[]').lower(), export.rstrip('/') or '/')
+    if fstype in ('ceph', 'cephfs'):
+        if '@' in source and '=' in source:           # user@fsid.fsname=/path
+            return 'cephfs:%s' % source.split('@', 1)[1].rstrip('/')
+        monitors, _sep, path = source.rpartition(':')
+        return 'cephfs:%s:%s' % (','.join(sorted(m.lower() for m in monitors.split(','))), path.rstrip('/') or '/')
+    if fstype in ('glusterfs', 'fuse.glusterfs'):
+        return 'glusterfs:%s' % source.rpartition(':')[2].strip('/')
+    if fstype == 'gpfs':
+        return 'gpfs:%s' % source
+    return '%s:%s' % (fstype, uuid) if uuid else None
+
+
+def pool_detail(xml_text):
+    """(detail, shared_id) of a libvirt pool from its XML: type, name and source; the identity comes
+    from the type and source only (never the local name or UUID, which differ from host to host)."""
+    root = ET.fromstring(xml_text)
+    pool_type = root.get('type')
+    source = root.find('source')
+    if source is None:
+        source = ET.Element('source')
+    hosts = sorted(h.get('name').lower() for h in source.findall('host') if h.get('name'))
+    src_name = source.findtext('name')
+    src_dir = source.find('dir').get('path') if source.find('dir') is not None else None
+    device = source.find('device').get('path') if source.find('device') is not None else None
+    fmt = source.find('format').get('type') if source.find('format') is not None else None
+    shared_id = None
+    if pool_type == 'rbd' and src_name:
+        shared_id = 'rbd:%s/%s' % (','.join(hosts), src_name)
+    elif pool_type == 'netfs' and src_dir:
+        kind = fmt or 'nfs'
+        if kind == 'glusterfs':
+            shared_id = 'glusterfs:%s' % src_dir.strip('/')
+        elif hosts:
+            shared_id = '%s:%s:%s' % ('nfs' if kind == 'auto' else kind, hosts[0], src_dir.rstrip('/') or '/')
+    elif pool_type == 'gluster' and src_name:
+        shared_id = 'glusterfs:%s%s' % (src_name, (src_dir or '/').rstrip('/'))
+    elif pool_type in ('iscsi', 'iscsi-direct') and device:
+        shared_id = 'iscsi:%s' % device
+    text = None
+    if hosts or src_name or src_dir or device:
+        text = ','.join(hosts)
+        if src_dir:
+            text += ':' + src_dir
+        if src_name:
+            text += ('/' if text else '') + src_name
+        if device:
+            text += (':' if text else '') + device
+    return {'kind': 'pool', 'pool_type': pool_type, 'pool_name': root.findtext('name'), 'source': text}, shared_id
+
+
+def _with_identity(disk, detail, detected, declared):
+    disk['detail'] = detail
+    disk['shared_id'] = declared or detected
+    detail['shared_by'] = 'declared' if declared else 'detected' if detected else None
+    return disk
+
+
+def read_disk_source(conn, instances_path=None, storage_pool=None, shared_storage_id=None, mountinfo=MOUNTINFO):
+    """Total, used and free bytes of the instance storage, with its ``source``, ``detail``
+    (kind, mount, fstype and source of a filesystem; kind, pool_type, pool_name and source of a pool)
+    and ``shared_id`` (the same on every host that sees the same shared storage, else None).
 
     A path that cannot be measured gives None figures, a ``source`` starting with
     schema.DISK_UNAVAILABLE and a ``warning``; a pool that cannot be read gives an ``error``
@@ -166,12 +299,14 @@ def read_disk_source(conn, instances_path=None, storage_pool=None):
 
     A libvirt storage pool answers over the connection (so it works for remote
     URIs and the test driver); a path is measured with statvfs on the machine
-    running the module, as Nova's get_fs_info does on its compute host.
+    running the module, as Nova's get_fs_info does on its compute host, and its
+    mount found in ``mountinfo``. ``shared_storage_id`` (declared) wins over detection.
     """
     if storage_pool:
         try:
             pool = conn.storagePoolLookupByName(storage_pool)
             _state, capacity, allocation, available = pool.info()
+            detail, detected = pool_detail(pool.XMLDesc(0))
         except libvirt.libvirtError as exc:
             # Raised by host_facts, after the options are checked against the host.
             return {'source': 'pool:%s' % storage_pool,
@@ -180,23 +315,34 @@ def read_disk_source(conn, instances_path=None, storage_pool=None):
             # Some drivers (the test driver among them) compute available as an
             # unsigned capacity - allocation, which wraps once a pool is overfull.
             available = max(capacity - allocation, 0)
-        return {'source': 'pool:%s' % storage_pool, 'total_bytes': capacity,
-                'used_bytes': allocation, 'free_bytes': available}
+        return _with_identity({'source': 'pool:%s' % storage_pool, 'total_bytes': capacity,
+                               'used_bytes': allocation, 'free_bytes': available}, detail, detected, shared_storage_id)
     try:
         st = os.statvfs(instances_path)
     except OSError as exc:
         # A host whose instances live elsewhere (Ceph RBD, NFS not mounted yet) has no such
         # directory: its disk is unknown, not zero, and its CPU and memory still count.
-        return {'source': '%spath:%s' % (DISK_UNAVAILABLE, instances_path),
-                'total_bytes': None, 'used_bytes': None, 'free_bytes': None,
-                'warning': ("instances_path '%s' cannot be measured: %s; disk figures are null and DISK_GB is "
-                            'left out of the inventory (instances on shared storage such as Ceph? then this host '
-                            'has no local instance disk; else give instances_path or storage_pool)'
-                            % (instances_path, exc.strerror))}
-    return {'source': 'path:%s' % instances_path,
-            'total_bytes': st.f_frsize * st.f_blocks,
-            'used_bytes': (st.f_blocks - st.f_bfree) * st.f_frsize,
-            'free_bytes': st.f_bavail * st.f_frsize}
+        return _with_identity(
+            {'source': '%spath:%s' % (DISK_UNAVAILABLE, instances_path),
+             'total_bytes': None, 'used_bytes': None, 'free_bytes': None,
+             'warning': ("instances_path '%s' cannot be measured: %s; disk figures are null and DISK_GB is "
+                         'left out of the inventory (instances on shared storage such as Ceph? then this host '
+                         'has no local instance disk; else give instances_path or storage_pool)'
+                         % (instances_path, exc.strerror))},
+            {'kind': 'unavailable', 'mount': None, 'fstype': None, 'source': None}, None, None)
+    try:
+        with open(mountinfo) as handle:
+            mount = mount_of(os.path.realpath(instances_path), parse_mountinfo(handle.read()))
+    except (IOError, OSError):
+        mount = None
+    mount = mount or {'mount': None, 'fstype': None, 'source': None, 'device': None}
+    detected = filesystem_shared_id(mount['fstype'], mount['source'],
+                                    _uuid_of_device(mount['device']) if mount['fstype'] in ('ocfs2', 'gfs2') else None)
+    detail = {'kind': 'filesystem', 'mount': mount['mount'], 'fstype': mount['fstype'], 'source': mount['source']}
+    return _with_identity({'source': 'path:%s' % instances_path,
+                           'total_bytes': st.f_frsize * st.f_blocks,
+                           'used_bytes': (st.f_blocks - st.f_bfree) * st.f_frsize,
+                           'free_bytes': st.f_bavail * st.f_frsize}, detail, detected, shared_storage_id)
 
 
 def online_cpu_ids(conn, online_count, present):
@@ -246,7 +392,7 @@ def read_node_cpu_times(conn):
     return times
 
 
-def gather_host(conn, uri, instances_path=None, storage_pool=None):
+def gather_host(conn, uri, instances_path=None, storage_pool=None, shared_storage_id=None):
     """Read everything ``host_capacity.host_facts`` needs from one connection."""
     collected_at = int(time.time())
     info = conn.getInfo()
@@ -255,7 +401,7 @@ def gather_host(conn, uri, instances_path=None, storage_pool=None):
     online = online_cpu_ids(conn, info[2], present)
 
     domains, warnings = read_domains(conn)
-    disk = read_disk_source(conn, instances_path, storage_pool)
+    disk = read_disk_source(conn, instances_path, storage_pool, shared_storage_id)
     if disk.get('warning'):
         warnings.append(disk.pop('warning'))
     try:

@@ -87,6 +87,17 @@ options:
       - Name of a libvirt storage pool whose capacity, allocation and available space stand for
         the instance storage instead of O(instances_path). Works over remote URIs.
       - A pool that cannot be read fails the module, after every other option has been checked.
+      - For an C(rbd) pool the figures are libvirt's, which come from the Ceph cluster's raw statistics
+        (capacity and available summed over all OSDs, before replication); see C(disk_source_detail).
+    type: str
+  shared_storage_id:
+    description:
+      - Declares that the instance storage is shared with other hosts, under this identity; every host giving the
+        same value is counted once by the C(cluster_totals) filter in C(DISK_GB) totals and disk fits.
+      - For storage that detection cannot recognise, for example a SAN LUN with a cluster filesystem, or a C(dir)
+        pool on an NFS mount. Overrides the detected C(shared_id).
+      - Detected without it for nfs, nfs4, cephfs, glusterfs, ocfs2, gfs2 and gpfs mounts (O(instances_path)) and for
+        rbd, netfs, gluster and iscsi pools (O(storage_pool)). A local filesystem is never shared.
     type: str
 seealso:
   - name: Nova libvirt driver get_available_resource
@@ -236,6 +247,26 @@ ansible_facts:
             - C(unavailable:path:DIR) when O(instances_path) cannot be measured - the disk figures are then null.
           type: str
           returned: success
+        disk_source_detail:
+          description:
+            - What the disk figures come from. C(kind) is C(filesystem), C(pool) or C(unavailable).
+            - A filesystem has C(mount) (its mount point), C(fstype) and C(source) (the mount source, for example
+              C(nfs.example:/export)), read from C(/proc/self/mountinfo) on the host that runs the module.
+            - A pool has C(pool_type), C(pool_name) and C(source) (its source hosts, directory, name or device).
+            - C(shared_by) is C(detected), C(declared) (O(shared_storage_id)) or null (local storage).
+          type: dict
+          returned: success
+        shared_id:
+          description:
+            - The identity of shared instance storage, the same on every host that sees it; null for local storage.
+            - C(nfs:SERVER:/EXPORT) (an nfs mount and a netfs pool of the same export agree), C(cephfs:...),
+              C(glusterfs:VOLUME), C(ocfs2:UUID), C(gfs2:UUID), C(gpfs:DEVICE), C(rbd:MONITORS/POOL),
+              C(iscsi:IQN), or O(shared_storage_id) as given.
+            - A pool's identity comes from its type and source, never from its local name or UUID.
+            - The disk figures of a host with a shared_id are the whole shared storage's; the C(cluster_totals)
+              filter counts them once per shared_id.
+          type: str
+          returned: success
         cpu_info:
           description: Host CPU C(arch), C(model), C(vendor), C(topology) (cells, sockets, cores, threads) and
             C(features), from the capabilities XML (nodeinfo fills a missing topology or arch).
@@ -305,6 +336,7 @@ def main():
             disk_allocation_ratio=dict(type='float', default=DEFAULTS['disk_allocation_ratio']),
             instances_path=dict(type='path'),
             storage_pool=dict(type='str'),
+            shared_storage_id=dict(type='str'),
         ),
         mutually_exclusive=[('instances_path', 'storage_pool')],
     )
@@ -314,7 +346,8 @@ def main():
         with lm:
             raw = gather_host(lm.conn, lm.uri,
                               instances_path=params['instances_path'] or DEFAULT_INSTANCES_PATH,
-                              storage_pool=params['storage_pool'])
+                              storage_pool=params['storage_pool'],
+                              shared_storage_id=params['shared_storage_id'] or None)
         facts = host_facts(raw, params)
     except (CapacityError, LookupError) as exc:
         lm.fail_json(msg=str(exc))

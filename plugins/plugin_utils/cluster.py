@@ -44,6 +44,8 @@ REPRESENTATIVE_HOST_FACTS = dict(
     libvirt_version='10.0.0', uri=DEFAULT_URI, collected_at=1700000000, labels={'cluster': 'x'},
     pcpus=0, cpu_shared_set=None, cpu_dedicated_set=None, memory_mb_used_source='node_memory_stats',
     disk_source='path:' + DEFAULT_INSTANCES_PATH,
+    disk_source_detail={'kind': 'filesystem', 'mount': '/', 'fstype': 'ext4', 'source': '/dev/sda1', 'shared_by': None},
+    shared_id=None,
     cpu_info={'arch': 'x86_64', 'model': 'EPYC', 'vendor': 'AMD',
               'topology': {'cells': 1, 'sockets': 1, 'cores': 8, 'threads': 2}, 'features': ['avx2']},
     numa_topology={'cells': [{'id': 0, 'cpus': [0, 1], 'memory_mb': 1024, 'siblings': [[0, 1]]}]},
@@ -182,6 +184,71 @@ def host_fits(host, flavor):
     return fits or 0
 
 
+# Host fields that describe the instance storage: counted once per shared_id (issue 15).
+DISK_FIELDS = ('local_gb', 'local_gb_used', 'free_disk_gb', 'disk_available_least')
+
+
+def shared_id_of(host):
+    """The host's ``shared_id`` (its instance storage is shared with the hosts of the same value), or None."""
+    value = host.get('shared_id')
+    return value if isinstance(value, str) and value else None
+
+
+def _split_disk(fields):
+    """(fields without the disk figures, (disk values, DISK_GB record or None))."""
+    values, records, missing = fields
+    disk_values = dict((f, values[f]) for f in DISK_FIELDS if f in values)
+    return (dict((f, v) for f, v in values.items() if f not in DISK_FIELDS),
+            dict((rc, r) for rc, r in records.items() if rc != 'DISK_GB'), missing), \
+        (disk_values, records.get('DISK_GB'))
+
+
+def merge_shared(sharers):
+    """One storage's figures from the hosts that share it: ``sharers`` is a list of (name, facts, (disk values,
+    DISK_GB record)). The storage's own figures (local_gb ..., DISK_GB total, reserved, capacity) are those of the
+    most recently collected host (highest ``collected_at``, then the first name); DISK_GB ``used`` is the sum of every
+    sharer's (each host's own instances' disks, as allocations against placement's sharing provider) and ``free`` is
+    capacity - that sum. Returns (winner name, disk values, DISK_GB record or None)."""
+    def recency(item):
+        stamp = item[1].get('collected_at')
+        return -(stamp if is_bounded_number(stamp) else float('-inf'))
+    winner = sorted(sharers, key=lambda item: (recency(item), item[0]))[0]
+    values, record = winner[2]
+    if record is not None:
+        full = winner[1]['inventory'].get('DISK_GB')
+        record = dict(full, **record)   # max_unit, allocation_ratio ... kept; summed fields as checked
+        if 'used' in record:
+            record['used'] = sum(item[2][1].get('used', 0) for item in sharers if item[2][1] is not None)
+        if 'capacity' in record and 'used' in record:
+            record['free'] = record['capacity'] - record['used']
+    return winner[0], dict(values), record
+
+
+def _add_disk(totals, values, record):
+    for field, value in values.items():
+        totals[field] += value
+    if record is not None:
+        summed = totals['inventory'].setdefault('DISK_GB', dict((field, 0) for field in INVENTORY_FIELDS))
+        for field in INVENTORY_FIELDS:
+            if is_bounded_number(record.get(field)):
+                summed[field] += record[field]
+
+
+def _shared_fits(sharers, record, flavor):
+    """Instances of ``flavor`` the hosts sharing one storage hold together: each host's fits by its other
+    resources, summed, and no more than the shared storage's free space holds once."""
+    no_disk = dict(flavor, disk_gb=0)
+    hosts = sum(host_fits(facts, no_disk) if disk[1] is not None else 0 for _name, facts, disk in sharers)
+    demand = flavor['disk_gb']
+    if not demand:
+        return hosts
+    if record is None or not is_bounded_number(record.get('free')):
+        return 0
+    if is_bounded_number(record.get('max_unit')) and demand > record['max_unit']:
+        return 0
+    return min(hosts, max(int(record['free'] // demand), 0))
+
+
 def group_key(value):
     """A group value as a dict key: strings as they are, anything else as JSON."""
     if isinstance(value, str):
@@ -226,6 +293,11 @@ def cluster_totals(hosts, group_by=None, flavors=None, warnings=None, failures=0
     Items that are not host_resources facts are skipped, and a host whose ``group_by`` fails goes
     to the ``null`` group; both add a message to ``warnings`` (a list) when one is given. A field
     a host lacks (or has as no finite number) is not summed: ``missing`` counts those hosts per field.
+
+    Hosts with the same ``shared_id`` see one shared storage: its disk figures (``DISK_FIELDS`` and
+    ``inventory.DISK_GB``) are counted once, in the cluster and in each group it appears in (``merge_shared``
+    says whose figures win), and their disk fits come from its free space once (``_shared_fits``);
+    ``shared_storage`` lists each shared_id's hosts, whose figures were used and the merged DISK_GB record.
     """
     if warnings is None:
         warnings = []
@@ -246,6 +318,8 @@ def cluster_totals(hosts, group_by=None, flavors=None, warnings=None, failures=0
     groups = {}
     failed = []
     members = []   # (name, group key, facts) of every host summed, for the failover simulation
+    shared = {}         # shared_id -> [(name, facts, (disk values, DISK_GB record))]
+    group_shared = {}   # (group key, shared_id) -> the same, per group
     if flavors is not None:
         totals['fits'] = dict((name, 0) for name in flavors)
     for index, (name, host) in enumerate(named):
@@ -257,6 +331,12 @@ def cluster_totals(hosts, group_by=None, flavors=None, warnings=None, failures=0
                                else type(host).__name__))
             continue
         fields = _host_fields(host)
+        sid = shared_id_of(host)
+        if sid is not None:
+            # Shared storage: everything but the disk is this host's; the disk is added once per
+            # shared_id after the loop (cluster and each group).
+            fields, disk = _split_disk(fields)
+            sharer = (name or _host_name(index, host), host, disk)
         _add_host(totals, fields)
         group = key = None
         if expression is not None:
@@ -269,14 +349,32 @@ def cluster_totals(hosts, group_by=None, flavors=None, warnings=None, failures=0
                 if flavors is not None:
                     group['fits'] = dict.fromkeys(flavors, 0)
             _add_host(group, fields)
+        if sid is not None:
+            shared.setdefault(sid, []).append(sharer)
+            if expression is not None:
+                group_shared.setdefault((key, sid), []).append(sharer)
         if failures:
             members.append((name or _host_name(index, host), key, host))
-        if flavors is not None:
+        if flavors is not None and sid is None:
             for flavor_name, flavor in flavors.items():
                 count = host_fits(host, flavor)
                 totals['fits'][flavor_name] += count
                 if group is not None:
                     group['fits'][flavor_name] += count
+    for sid, sharers in sorted(shared.items()):
+        winner, values, record = merge_shared(sharers)
+        _add_disk(totals, values, record)
+        totals.setdefault('shared_storage', {})[sid] = {
+            'hosts': [item[0] for item in sharers], 'figures_from': winner, 'DISK_GB': record}
+        if flavors is not None:
+            for flavor_name, flavor in flavors.items():
+                totals['fits'][flavor_name] += _shared_fits(sharers, record, flavor)
+    for (key, sid), sharers in sorted(group_shared.items(), key=lambda item: (str(item[0][0]), item[0][1])):
+        _winner, values, record = merge_shared(sharers)
+        _add_disk(groups[key], values, record)
+        if flavors is not None:
+            for flavor_name, flavor in flavors.items():
+                groups[key]['fits'][flavor_name] += _shared_fits(sharers, record, flavor)
     if failed:
         names = [name for name, _error in failed]
         where = 'host %s' % names[0] if len(names) == 1 else '%d hosts (%s)' % (

@@ -26,7 +26,7 @@ PREFIX = 'hypervisor_stats_'
 # meta/argument_specs.yml documents the same names (a unit test keeps them equal).
 INPUTS = dict(
     [(name, 'text') for name in ('group', 'store_host', 'uri', 'cpu_shared_set', 'cpu_dedicated_set',
-                                 'instances_path', 'storage_pool')]
+                                 'instances_path', 'storage_pool', 'shared_storage_id')]
     + [(name, 'whole') for name in ('retention_seconds', 'failures', 'forecast_days', 'forecast_min_points')
        + RESERVATIONS]
     + [(name, 'positive') for name in ALLOCATION_RATIOS + ('vm_timeout', 'now')]
