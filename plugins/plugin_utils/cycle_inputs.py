@@ -15,8 +15,8 @@ import yaml
 from ansible_collections.hypervisor.stats.plugins.module_utils.host_capacity import CapacityError, check_options
 from ansible_collections.hypervisor.stats.plugins.module_utils.schema import (
     ALLOCATION_RATIOS, DEFAULT_FAILURES, DEFAULT_FORECAST_DAYS, DEFAULT_FORECAST_MIN_POINTS, DEFAULT_GROUP,
-    DEFAULT_GROUP_BY, DEFAULT_RETENTION_SECONDS, DEFAULT_STORE_HOST, MAX_FAILURES, MAX_FORECAST_DAYS, RESERVATIONS,
-    is_number)
+    DEFAULT_GROUP_BY, DEFAULT_IDLE_CPU_PERCENT, DEFAULT_IDLE_DAYS, DEFAULT_RETENTION_SECONDS, DEFAULT_STORE_HOST,
+    MAX_FAILURES, MAX_FORECAST_DAYS, MAX_IDLE_DAYS, RESERVATIONS, is_number)
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.cluster import (
     ClusterError, check_flavors, check_group_by)
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.forecast import ForecastError, check_planned
@@ -27,8 +27,8 @@ PREFIX = 'hypervisor_stats_'
 INPUTS = dict(
     [(name, 'text') for name in ('group', 'store_host', 'uri', 'cpu_shared_set', 'cpu_dedicated_set',
                                  'instances_path', 'storage_pool', 'shared_storage_id')]
-    + [(name, 'whole') for name in ('retention_seconds', 'failures', 'forecast_days', 'forecast_min_points')
-       + RESERVATIONS]
+    + [(name, 'whole') for name in ('retention_seconds', 'failures', 'forecast_days', 'forecast_min_points',
+                                    'idle_cpu_percent', 'idle_days') + RESERVATIONS]
     + [(name, 'positive') for name in ALLOCATION_RATIOS + ('vm_timeout', 'now')]
     + [('labels', 'dict'), ('flavors', 'dict'), ('planned', 'list'), ('group_by', 'group_by')])
 # Whole-number inputs with bounds of their own: (lowest, highest).
@@ -36,6 +36,8 @@ BOUNDS = {
     'failures': (0, MAX_FAILURES),
     'forecast_days': (1, MAX_FORECAST_DAYS),
     'forecast_min_points': (2, MAX_FORECAST_DAYS),
+    'idle_cpu_percent': (0, 100),
+    'idle_days': (0, MAX_IDLE_DAYS),
 }
 
 
@@ -129,6 +131,8 @@ def check_cycle_inputs(values):
     checked.setdefault('failures', DEFAULT_FAILURES)
     checked.setdefault('forecast_days', DEFAULT_FORECAST_DAYS)
     checked.setdefault('forecast_min_points', DEFAULT_FORECAST_MIN_POINTS)
+    checked.setdefault('idle_cpu_percent', DEFAULT_IDLE_CPU_PERCENT)
+    checked.setdefault('idle_days', DEFAULT_IDLE_DAYS)
     try:
         check_options(checked)
         check_group_by(checked['group_by'])  # compiles, and evaluates on a full host_resources document

@@ -9,7 +9,8 @@ from html import escape
 
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_text import (
     RESOURCE_DISPLAY, TABLE_RESOURCES, TOP_KINDS, amount, failover_verdict, fits_after_text, fits_rows, forecast_rows,
-    forecast_title, ordered_hosts, planned_lines, problem_text, summary_text, top_rows, top_title, utc_text)
+    forecast_title, ordered_hosts, planned_lines, problem_text, reclaimable_fits_text, reclaimable_rows,
+    reclaimable_title, reclaimable_vm_rows, steal_rows, summary_text, top_rows, top_title, utc_text)
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_chart import render_charts
 
 CSS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'report.css')
@@ -156,6 +157,27 @@ def _forecast_section(doc):
     return ''.join(parts)
 
 
+def _reclaimable_section(doc):
+    """Totals per category, the largest VMs with their reasons, and steal per host beside its vCPU ratio."""
+    header, rows = reclaimable_rows(doc)
+    if not rows:
+        return ''
+    parts = ['<h2>Reclaimable capacity</h2><section class="panel" id="reclaimable"><p class="cap">%s.</p>%s' % (
+        _h(reclaimable_title(doc)), _simple_table(header, rows, 1))]
+    fits = reclaimable_fits_text(doc)
+    if fits:
+        parts.append('<p class="cap">Flavor fits regained: %s.</p>' % _h(fits))
+    header, rows = reclaimable_vm_rows(doc)
+    if rows:
+        parts.append(_simple_table(header, rows, 3, 'top'))
+    header, rows = steal_rows(doc)
+    if rows:
+        parts.append('<p class="cap">Steal per host (p95 over its VMs) beside its vCPU allocation ratio.</p>%s'
+                     % _simple_table(header, rows, 1))
+    parts.append('</section>')
+    return ''.join(parts)
+
+
 def render_html(doc):
     """One self-contained page: inline CSS and static SVG, no script and nothing fetched."""
     cluster, failover = doc['cluster'], doc.get('failover')
@@ -181,6 +203,7 @@ def render_html(doc):
                    'of each flavor fit, counted host by host (an instance never spans hosts).</p>%s</section>'
                    % _simple_table(header, rows, 1))
     out.append(_forecast_section(doc))
+    out.append(_reclaimable_section(doc))
     if doc['hosts']:
         entries = []
         for host in ordered_hosts(doc):

@@ -195,6 +195,35 @@ def _prom_forecast(expo, forecast):
                      'workloads already due are placed.', labels + [('flavor', flavor)], count)
 
 
+RECLAIMABLE_REASONS = ('idle', 'oversized', 'stopped', 'thin_gap')
+# VM contention gauges: (report field, metric, factor to base units, help)
+PROM_VM_CONTENTION = (
+    ('steal_percent', 'vm_steal_percent', 1, 'Time the VM\'s vCPUs waited for a host CPU over the last cycle, in '
+     'percent of its vCPU time (steal); absent where not reported.'),
+    ('read_latency_ms', 'vm_disk_read_latency_seconds', 1e-3, 'Mean time of a disk read over the last cycle.'),
+    ('write_latency_ms', 'vm_disk_write_latency_seconds', 1e-3, 'Mean time of a disk write over the last cycle.'),
+    ('flush_latency_ms', 'vm_disk_flush_latency_seconds', 1e-3, 'Mean time of a disk flush over the last cycle.'),
+    ('p95_steal_percent', 'vm_steal_p95_percent', 1, 'p95 of the VM\'s steal percent over its kept window.'),
+)
+
+
+def _prom_reclaimable(expo, section, host_group):
+    """Reclaimable capacity per reason and resource (cluster: no group label), and p95 steal per host."""
+    if not section:
+        return
+    scopes = [([], section.get('cluster') or {})] + [([('group', g)], r) for g, r in sorted(section['groups'].items())]
+    for labels, scope in scopes:
+        for reason in RECLAIMABLE_REASONS:
+            record = scope.get(reason) if isinstance(scope.get(reason), dict) else {}
+            for rc in ('VCPU', 'MEMORY_MB', 'DISK_GB'):
+                expo.add('reclaimable', 'gauge', 'Capacity idle, oversized and stopped VMs hold (thin_gap: disk given '
+                         'but not written, not freeable), in the resource class\'s units (vCPUs, MiB, GiB).',
+                         labels + [('resource', rc), ('reason', reason)], record.get(rc))
+    for host, record in sorted(section['hosts'].items()):
+        expo.add('host_steal_p95_percent', 'gauge', 'p95 over the host\'s VMs of their p95 steal percent.',
+                 [('host', host), ('group', host_group.get(host, record.get('group')))], record.get('p95_steal_percent'))
+
+
 def render_prometheus(doc):
     """Text exposition format: gauges for capacity and utilisation, counters for VM totals."""
     expo = _Exposition()
@@ -238,6 +267,7 @@ def render_prometheus(doc):
                      [('group_by', cluster['group_by']), ('group', group), ('flavor', flavor)], count)
     _prom_failover(expo, doc.get('failover'))
     _prom_forecast(expo, doc.get('forecast'))
+    _prom_reclaimable(expo, doc.get('reclaimable'), host_group)
     for vm in sorted(doc['vms'].values(), key=lambda v: (v['host'], v['name'], v['uuid'])):
         labels = [('host', vm['host']), ('vm', vm['name']), ('uuid', vm['uuid']), ('group', host_group.get(vm['host']))]
         expo.add('vm_info', 'gauge', 'VM state; always 1.', labels + [('state', vm['state'])], 1)
@@ -246,6 +276,10 @@ def render_prometheus(doc):
                  'sample window or the last collection cycle.', labels,
                  None if vm['cpu_utilization'] is None else vm['cpu_utilization'] / 100.0)
         expo.add('vm_timed_out', 'gauge', '1 when the VM\'s device statistics timed out.', labels, vm['timed_out'])
+        contention = vm.get('contention') or {}
+        for field, name, factor, help_text in PROM_VM_CONTENTION:
+            value = contention.get(field)
+            expo.add(name, 'gauge', help_text, labels, None if value is None else value * factor)
         for field, name, help_text in PROM_VM_MEMORY:
             value = vm['memory'].get(field)
             expo.add('vm_' + name, 'gauge', help_text + '.', labels, None if value is None else value * KIB)

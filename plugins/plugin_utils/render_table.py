@@ -8,7 +8,8 @@ import unicodedata
 
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_text import (
     TABLE_RESOURCES, TOP_KINDS, amount, failover_rows, failover_verdict, fits_after_text, fits_rows, forecast_rows,
-    forecast_title, ordered_hosts, planned_lines, problem_text, summary_text, top_rows, top_title, utc_text)
+    forecast_title, ordered_hosts, planned_lines, problem_text, reclaimable_fits_text, reclaimable_rows,
+    reclaimable_title, reclaimable_vm_rows, steal_rows, summary_text, top_rows, top_title, utc_text)
 
 HEADROOM_UNITS = {'VCPU': 'vCPUs', 'MEMORY_MB': 'GiB RAM', 'DISK_GB': 'GiB disk'}
 
@@ -168,6 +169,26 @@ def _forecast_lines(doc, width):
     return lines
 
 
+def _reclaimable_lines(doc, width):
+    header, rows = reclaimable_rows(doc)
+    if not rows:
+        return []
+    lines = [''] + textwrap.wrap(reclaimable_title(doc) + ':', width)
+    lines += text_columns(header, rows, right=set(range(1, len(header))), width=width, indent='  ')
+    fits = reclaimable_fits_text(doc)
+    if fits:
+        lines += textwrap.wrap('Flavor fits regained: %s.' % fits, width, initial_indent='  ', subsequent_indent='    ')
+    for vm in reclaimable_vm_rows(doc)[1]:
+        lines += textwrap.wrap(one_line('%s on %s, %s: %s vCPU, %s GiB RAM, %s GiB disk; %s'
+                                        % tuple(vm[:3] + vm[3:6] + vm[6:])),
+                               width, initial_indent='  - ', subsequent_indent='    ')
+    header, rows = steal_rows(doc)
+    if rows:
+        lines += ['', 'Steal per host (p95 over its VMs) and vCPU allocation ratio:']
+        lines += text_columns(header, rows, right=set(range(1, len(header))), width=width, indent='  ')
+    return lines
+
+
 def render_table(doc, width=80):
     """The report as plain text at most ``width`` columns wide, without colour."""
     lines = ['%s. %s.' % (utc_text(doc['generated_at']), summary_text(doc))]
@@ -184,6 +205,7 @@ def render_table(doc, width=80):
     lines += _fits_table(doc, width)
     lines += _failover_lines(doc, width)
     lines += _forecast_lines(doc, width)
+    lines += _reclaimable_lines(doc, width)
     for kind in TOP_KINDS:
         header, rows = top_rows(doc, kind)
         if rows:

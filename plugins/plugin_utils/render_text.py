@@ -223,3 +223,59 @@ def planned_lines(doc):
         parts += ['%s fits %s -> %s' % (f, fits[f], fits_after.get(f, '-')) for f in sorted(fits)]
         lines.append('%s free before -> after planned: %s' % (label, ', '.join(parts) or '-'))
     return lines
+
+
+# --- reclaimable capacity (issue 14) -------------------------------------------------------------
+
+RECLAIMABLE_CATEGORIES = (('idle', 'idle'), ('oversized', 'oversized'), ('stopped', 'stopped'),
+                          ('total', 'total'), ('thin_gap', 'thin gap (apart)'))
+
+
+def reclaimable_title(doc):
+    """The section's title; data of libvirt's test driver is simulated, and says so."""
+    test_driver = any(str(host.get('uri') or '').startswith('test:') for host in doc['hosts'].values())
+    section = doc['reclaimable']
+    thresholds = section.get('thresholds') or {}
+    return 'Reclaimable capacity (idle: p95 CPU < %s%% over %s days)%s' % (
+        thresholds.get('idle_cpu_percent', '-'), thresholds.get('idle_days', '-'),
+        ', SIMULATED data of the libvirt test driver' if test_driver else '')
+
+
+def reclaimable_rows(doc):
+    """Header and rows: each category of the cluster (total = idle + oversized + stopped)."""
+    section = doc.get('reclaimable')
+    if not section:
+        return None, []
+    header = ['CATEGORY', 'VMs', 'vCPU', 'RAM GiB', 'disk GiB']
+    rows = []
+    for key, label in RECLAIMABLE_CATEGORIES:
+        record = (section.get('cluster') or {}).get(key) or {}
+        rows.append([label, count_text(record.get('vms'))] + [amount(rc, record.get(rc)) for rc in TABLE_RESOURCES])
+    return header, rows
+
+
+def reclaimable_vm_rows(doc, limit=10):
+    """Header and rows of the largest reclaimable VMs, each with its reason."""
+    section = doc.get('reclaimable') or {}
+    vms = [vm for vm in section.get('vms') or [] if vm.get('category') != 'thin_gap'][:limit]
+    header = ['VM', 'HOST', 'CATEGORY', 'vCPU', 'RAM GiB', 'disk GiB', 'REASON']
+    return header, [[str(vm.get('name') or vm.get('uuid')), str(vm.get('host')), str(vm.get('category'))]
+                    + [amount(rc, vm.get(rc)) for rc in TABLE_RESOURCES] + [str(vm.get('reason') or '')]
+                    for vm in vms]
+
+
+def steal_rows(doc):
+    """Per host the p95 steal over its VMs beside its vCPU allocation ratio (allocated per physical)."""
+    section = doc.get('reclaimable') or {}
+    header = ['HOST', 'VMs', 'p95 steal', 'vCPU ratio']
+    rows = []
+    for host, record in sorted((section.get('hosts') or {}).items()):
+        ratio = record.get('vcpu_allocation_ratio')
+        rows.append([host, count_text(record.get('vms')), percent_text(record.get('p95_steal_percent')),
+                     '-' if ratio is None else '%.2f' % ratio])
+    return header, rows
+
+
+def reclaimable_fits_text(doc):
+    fits = (doc.get('reclaimable') or {}).get('fits') or {}
+    return ', '.join('%s %s' % (name, count) for name, count in sorted(fits.items()))

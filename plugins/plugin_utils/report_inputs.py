@@ -8,7 +8,8 @@ task stored them (``set_fact``), so the report works with any playbook:
 
 * ``accumulate``: host -> ``{collected_at, vms: {uuid: {cumulative, ...}}}``, or one host's entry;
 * ``cluster_totals``: ``{count, inventory, ...}``, or the main job's record of it
-  ``{collected_at, group, hosts_collected, hosts_missed, totals: <cluster_totals>, forecast: <forecast>}``;
+  ``{collected_at, group, hosts_collected, hosts_missed, totals: <cluster_totals>, forecast: <forecast>,
+  reclaimable: <reclaimable>}``;
 * ``forecast``: ``{today, forecast_days, cluster, groups, ...}``;
 * ``history``: the store host's entry ``{version, cluster, groups}`` (``hypervisor_stats_history``), or
   the whole output of the filter, ``{cluster: <entry>, hosts}``.
@@ -88,6 +89,7 @@ class ReportInputs:
         self.counters = {}         # inventory host -> accumulate entry {collected_at, vms}
         self.cluster = None        # cluster_totals output
         self.forecast = None       # forecast output
+        self.reclaimable = None    # reclaimable output (the cluster record's)
         self.history = None        # the store host's history entry
         self.problems = {}         # inventory host -> {status, task, message, ignored}
 
@@ -114,6 +116,8 @@ class ReportInputs:
                 self.cluster = value['totals']
                 if is_forecast(value.get('forecast')):
                     self.forecast = value['forecast']
+                if isinstance(value.get('reclaimable'), dict):
+                    self.reclaimable = value['reclaimable']
             elif is_forecast(value):
                 self.forecast = value
             elif is_history_entry(value):

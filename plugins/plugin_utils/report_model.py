@@ -21,6 +21,9 @@ from ansible_collections.hypervisor.stats.plugins.plugin_utils.cluster import (
     ClusterError, cluster_totals, compile_group_by, group_of)
 
 SCHEMA_VERSION = 1
+# A VM's contention figures in the report: the last cycle's rates and their p95 (accumulate).
+CONTENTION_FIELDS = ('steal_percent', 'read_latency_ms', 'write_latency_ms', 'flush_latency_ms',
+                     'p95_steal_percent', 'p95_read_latency_ms', 'p95_write_latency_ms')
 
 
 def _dict(value):
@@ -189,7 +192,8 @@ def _vm_entry(uuid, host):
     entry = {'uuid': uuid, 'host': host, 'name': None, 'state': None, 'domain_id': None, 'vcpus': None,
              'cpu_utilization': None, 'cpu_time_ns': None, 'timed_out': False,
              'memory': dict((f, None) for f in MEMORY_FIELDS),
-             'totals': None, 'cumulative': None, 'first_seen': None, 'last_seen': None}
+             'totals': None, 'cumulative': None, 'first_seen': None, 'last_seen': None,
+             'contention': dict.fromkeys(CONTENTION_FIELDS)}
     return entry
 
 
@@ -226,6 +230,11 @@ def _vms(inputs):
             entry['cumulative'] = _totals(vm.get('cumulative'), COUNTERS)
             entry['first_seen'] = number(vm.get('first_seen'))
             entry['last_seen'] = number(vm.get('last_seen'))
+            # accumulate's rates of the last cycle and their p95 over its window (issue 14)
+            rates, p95 = _dict(vm.get('rates')), _dict(vm.get('p95'))
+            entry['contention'] = dict(
+                [(f, _rate(rates.get(f))) for f in CONTENTION_FIELDS if not f.startswith('p95_')]
+                + [(f, _rate(p95.get(f[4:]))) for f in CONTENTION_FIELDS if f.startswith('p95_')])
             if entry['cpu_utilization'] is None:
                 # vm_stats without a sample window has none; accumulate's is over the last cycle
                 entry['cpu_utilization'] = number(vm.get('cpu_utilization'))
@@ -242,6 +251,22 @@ def _vms(inputs):
     # keyed by UUID, as users look VMs up; a UUID on several hosts gets one key per host
     return dict((uuid if len(hosts_of[uuid]) == 1 else '%s@%s' % (uuid, host), entry)
                 for (host, uuid), entry in vms.items())
+
+
+def _rate(value):
+    return value if is_finite_number(value) and value >= 0 else None
+
+
+def _reclaimable(section):
+    """The cycle's reclaimable filter output, finite numbers only (plain), or None."""
+    if not isinstance(section, dict):
+        return None
+    out = plain(section)
+    out['cluster'] = _dict(out.get('cluster'))
+    out['groups'] = dict((g, _dict(v)) for g, v in sorted(_dict(out.get('groups')).items()))
+    out['hosts'] = dict((h, _dict(v)) for h, v in sorted(_dict(out.get('hosts')).items()))
+    out['vms'] = [vm for vm in (out.get('vms') if isinstance(out.get('vms'), list) else []) if isinstance(vm, dict)]
+    return out
 
 
 def _top_entry(vm, value, **extra):
@@ -327,6 +352,7 @@ def build_report(inputs, generated_at, top=5, group_by=None):
         'cluster': cluster,
         'failover': failover,
         'forecast': _forecast(inputs.forecast),
+        'reclaimable': _reclaimable(inputs.reclaimable),
         # the bounded history the charts are drawn from (docs/forecast.md), as the fact cache keeps it
         'history': plain(inputs.history) if isinstance(inputs.history, dict) else None,
         'vms': vms,

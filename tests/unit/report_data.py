@@ -157,3 +157,32 @@ def forecast_doc(days=30, planned=None):
     inputs.add_facts('localhost', {'hypervisor_stats_cluster': {'totals': totals, 'forecast': section},
                                    'hypervisor_stats_history': histories['cluster']})
     return build_report(inputs, NOW)
+
+
+def reclaimable_doc(uri=None):
+    """The report of a cluster record with a reclaimable section (issue 14): one idle VM, one oversized,
+    rates and p95s in the counters; ``uri`` the hosts' (test:///default marks the data simulated)."""
+    from ansible_collections.hypervisor.stats.plugins.plugin_utils.reclaimable import reclaimable
+    hosts, vms = cluster_inputs()
+    if uri:
+        for facts in hosts.values():
+            facts['uri'] = uri
+    counters = counters_entry((vms['db'], {}, 40.0), (vms['idle'], {}, 0.5))
+    counters['vms'][vms['db']['uuid']].update(
+        p95={'cpu_percent': 20.0, 'io_kbps': 900.0, 'memory_used_mb': 300.0, 'steal_percent': 12.5},
+        rates={'steal_percent': 10.0, 'read_latency_ms': 2.5, 'write_latency_ms': 4.0, 'flush_latency_ms': None})
+    counters['vms'][vms['idle']['uuid']].update(
+        p95={'cpu_percent': 0.5, 'io_kbps': 1.0, 'memory_used_mb': 100.0, 'steal_percent': 0.0},
+        rates={'steal_percent': float('nan'), 'read_latency_ms': None})
+    inputs = ReportInputs()
+    for name in sorted(hosts):
+        inputs.add_facts(name, {'host_resources': hosts[name]})
+    inputs.add_facts('hv-b1', {'vm_stats': vm_stats('hv-b1', vms['db'], vms['idle'])})
+    inputs.add_facts('hv-b1', {'hypervisor_stats_counters': counters})
+    totals = cluster_totals([hosts[n] for n in sorted(hosts)], group_by='labels.cluster', flavors=FLAVORS)
+    section = reclaimable({'hv-b1': counters}, {'hv-b1': vm_stats('hv-b1', vms['db'], vms['idle'])}, hosts,
+                          group_by='labels.cluster', flavors=FLAVORS)
+    inputs.add_facts('localhost', {'hypervisor_stats_cluster': {
+        'collected_at': 1700000000, 'group': 'hypervisors', 'hosts_collected': sorted(hosts), 'hosts_missed': [],
+        'totals': totals, 'reclaimable': section}})
+    return build_report(inputs, NOW, group_by='labels.cluster')

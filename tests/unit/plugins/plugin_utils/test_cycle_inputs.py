@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from ansible_collections.hypervisor.stats.plugins.module_utils.schema import (
+    DEFAULT_IDLE_CPU_PERCENT, DEFAULT_IDLE_DAYS,
     DEFAULT_FAILURES, DEFAULT_FORECAST_DAYS, DEFAULT_FORECAST_MIN_POINTS, DEFAULT_GROUP, DEFAULT_GROUP_BY,
     DEFAULT_RETENTION_SECONDS, DEFAULT_STORE_HOST)
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.cycle_inputs import (
@@ -14,7 +15,8 @@ from ansible_collections.hypervisor.stats.plugins.plugin_utils.cycle_inputs impo
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 DEFAULTS = {'group': DEFAULT_GROUP, 'store_host': DEFAULT_STORE_HOST, 'group_by': DEFAULT_GROUP_BY,
             'retention_seconds': DEFAULT_RETENTION_SECONDS, 'failures': DEFAULT_FAILURES,
-            'forecast_days': DEFAULT_FORECAST_DAYS, 'forecast_min_points': DEFAULT_FORECAST_MIN_POINTS}
+            'forecast_days': DEFAULT_FORECAST_DAYS, 'forecast_min_points': DEFAULT_FORECAST_MIN_POINTS,
+            'idle_cpu_percent': DEFAULT_IDLE_CPU_PERCENT, 'idle_days': DEFAULT_IDLE_DAYS}
 
 
 def test_nothing_given_gives_the_defaults():
@@ -65,6 +67,8 @@ def test_blank_group_by_turns_grouping_off():
     ('hypervisor_stats_vm_timeout', 'inf', 'hypervisor_stats_vm_timeout'),
     ('hypervisor_stats_vm_timeout', True, 'hypervisor_stats_vm_timeout'),
     ('hypervisor_stats_retention_seconds', '-5', 'hypervisor_stats_retention_seconds'),
+    ('hypervisor_stats_idle_cpu_percent', '101', 'hypervisor_stats_idle_cpu_percent'),
+    ('hypervisor_stats_idle_days', '-1', 'hypervisor_stats_idle_days'),
     ('hypervisor_stats_retention_seconds', 1.5, 'hypervisor_stats_retention_seconds'),
     ('hypervisor_stats_reserved_host_cpus', '2.5', 'hypervisor_stats_reserved_host_cpus'),
     ('hypervisor_stats_flavors', '{small: [1', 'hypervisor_stats_flavors'),
