@@ -27,7 +27,7 @@ PREFIX = 'hypervisor_stats_'
 INPUTS = dict(
     [(name, 'text') for name in ('group', 'store_host', 'uri', 'cpu_shared_set', 'cpu_dedicated_set',
                                  'instances_path', 'storage_pool', 'shared_storage_id')]
-    + [(name, 'whole') for name in ('retention_seconds', 'failures', 'forecast_days', 'forecast_min_points',
+    + [(name, 'whole') for name in ('retention_seconds', 'failures', 'forecast_days', 'forecast_min_points', 'slices',
                                     'idle_cpu_percent', 'idle_days') + RESERVATIONS]
     + [(name, 'positive') for name in ALLOCATION_RATIOS + ('vm_timeout', 'now')]
     + [('labels', 'dict'), ('flavors', 'dict'), ('planned', 'list'), ('group_by', 'group_by')])
