@@ -23,6 +23,15 @@ description:
     the hosts that lacked it, so that a sum over fewer hosts than C(count) shows.
   - With O(failures), C(failover) says whether each group would still run its VMs after losing that many hosts
     (failure headroom); see O(failures).
+  - Shared storage is counted once. Hosts whose facts have the same C(shared_id) see one shared storage (NFS export,
+    Ceph pool, cluster filesystem, or one declared with C(shared_storage_id)); its C(local_gb), C(local_gb_used),
+    C(free_disk_gb), C(disk_available_least) and C(DISK_GB) C(total), C(reserved) and C(capacity) are counted once
+    in the totals and once in each group it appears in, taken from the sharing host with the latest C(collected_at)
+    (then the first by name). C(DISK_GB) C(used) is the sum of the sharing hosts' own instances' disks and C(free)
+    is C(capacity - used), as placement's sharing provider counts it.
+  - Disk fits on shared storage come from its free space once - the sharing hosts hold together the smaller of the
+    sum of their fits by CPU and memory and the storage's C(free // disk_gb). Each host's own facts still show the
+    whole storage.
 requirements:
   - jmespath (for O(group_by))
 options:
@@ -107,6 +116,8 @@ _value:
       are the summed ones above, C(inventory) (not a dict), C(inventory.RC) (a record that is not a dict)
       and C(inventory.RC.FIELD).
     - C(fits) with O(flavors), per flavor, how many more instances fit.
+    - C(shared_storage) when any host has a C(shared_id), per C(shared_id) - C(hosts) (the names of the hosts that
+      share it), C(figures_from) (the host whose figures were counted) and C(DISK_GB) (the merged record).
     - C(groups) with O(group_by), per group value, all of the above (C(missing) included).
     - C(group_by) with O(group_by), the expression as given, so that a reader of the output (the
       P(hypervisor.stats.capacity_report#callback) callback) puts each host in the group it was summed in.
