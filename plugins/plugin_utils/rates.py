@@ -45,6 +45,7 @@ _LIMIT = 2 ** 64
 
 
 _INT_SET = {int}
+_NUMBER_TYPES = {int, float}
 
 
 def _count(value):
@@ -239,6 +240,14 @@ def window_ok(window):
         return False
     for field, values in window.items():
         if field not in WINDOW_FIELDS or not isinstance(values, list) or not 0 < len(values) <= RATE_WINDOW:
+            return False
+        # The usual case in C: plain floats and ints, none negative, a finite sum (NaN and infinity
+        # make it fail) and each below MAX_RATE; anything else value by value.
+        try:
+            if set(map(type, values)) <= _NUMBER_TYPES and 0 <= min(values) and max(values) < MAX_RATE \
+                    and sum(values) < MAX_RATE * RATE_WINDOW:
+                continue
+        except TypeError:
             return False
         if not all(map(_number_ok, values)):
             return False

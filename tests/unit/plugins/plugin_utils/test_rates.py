@@ -114,6 +114,9 @@ def test_p95_nearest_rank():
     {'rate_baseline': {'at': 100, 'domain_id': 7, 'vm': [float('nan'), -1, -1, -1], 'disks': {}}},
     {'rate_baseline': {'at': 100, 'domain_id': 7, 'vm': [-2, -1, -1, -1], 'disks': {}}},
     {'rate_window': {'steal_percent': [float('inf')]}},
+    {'rate_window': {'steal_percent': [1.0, float('nan'), 2.0]}},   # min and max skip a NaN inside: the sum does not
+    {'rate_window': {'steal_percent': [1.0, 'x']}},
+    {'rate_window': {'steal_percent': [1.0, True]}},
     {'rate_window': {'steal_percent': [1.0] * (R.RATE_WINDOW + 1)}},
     {'rate_window': {'bogus': [1.0]}},
     {'rate_window': []},
