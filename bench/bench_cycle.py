@@ -59,8 +59,10 @@ def make_inventory(workdir, hosts):
     return path
 
 
-HISTORY_TASKS = ('Fold this cycle into the capacity history', 'Forecast from the history',
-                 "Store each hypervisor's history")
+# (task file of roles/cycle, the names of its tasks that fold, forecast or store history)
+HISTORY_TASKS = (('main.yml', ('Fold this cycle into the capacity history', "Store each hypervisor's history")),
+                 ('store_cluster.yml', ('Forecast from the history',)))
+HISTORY_FACT_LINE = '    hypervisor_stats_history: "{{ cycle_history.cluster }}"  # noqa: var-naming[no-role-prefix]\n'
 
 
 def collection_without_history(workdir):
@@ -69,16 +71,16 @@ def collection_without_history(workdir):
     for name in ('plugins', 'roles', 'playbooks', 'meta'):
         shutil.copytree(os.path.join(ROOT, name), os.path.join(base, name))
     shutil.copy(os.path.join(ROOT, 'galaxy.yml'), base)
-    path = os.path.join(base, 'roles', 'cycle', 'tasks', 'main.yml')
-    with open(path) as handle:
-        tasks = handle.read().split('\n\n')
-    kept = [task for task in tasks if not any(('- name: ' + name) in task for name in HISTORY_TASKS)]
-    text = '\n\n'.join(kept).replace('    hypervisor_stats_history: "{{ cycle_history.cluster }}"'
-                                       '  # noqa: var-naming[no-role-prefix]\n', '')
-    if len(kept) != len(tasks) - len(HISTORY_TASKS) or 'cycle_history' in text:
-        raise SystemExit('the role changed: update HISTORY_TASKS in %s' % __file__)
-    with open(path, 'w') as handle:
-        handle.write(text)
+    for filename, names in HISTORY_TASKS:
+        path = os.path.join(base, 'roles', 'cycle', 'tasks', filename)
+        with open(path) as handle:
+            tasks = handle.read().split('\n\n')
+        kept = [task for task in tasks if not any(('- name: ' + name) in task for name in names)]
+        text = '\n\n'.join(kept).replace(HISTORY_FACT_LINE, '')
+        if len(kept) != len(tasks) - len(names) or 'cycle_history' in text:
+            raise SystemExit('the role changed: update HISTORY_TASKS in %s' % __file__)
+        with open(path, 'w') as handle:
+            handle.write(text)
     return os.path.join(workdir, 'collections')
 
 
