@@ -19,7 +19,7 @@ from ansible_collections.hypervisor.stats.plugins.module_utils.host_gather impor
     filesystem_shared_id, mount_of, parse_mountinfo, pool_detail, read_disk_source)
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.cluster import cluster_totals
 
-from tests.unit.plugins.modules.test_host_resources import facts_of, node_uri, run_module
+from host_resources_run import facts_of, node_uri, run_module
 
 libvirt.registerErrorHandler(lambda ctx, err: None, None)
 

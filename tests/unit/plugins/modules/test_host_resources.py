@@ -22,10 +22,8 @@ import xml.etree.ElementTree as ET
 import libvirt
 import pytest
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
-COLLECTIONS = os.path.join(ROOT, '.collections')   # PYTHONPATH of the module's own process
-NODES = os.path.join(ROOT, 'tests', 'unit', 'nodes')
-MODULE = 'ansible_collections.hypervisor.stats.plugins.modules.host_resources'
+from host_resources_run import COLLECTIONS, MODULE, NODES, ROOT, facts_of, node_uri, run_module
+
 CLIENT = 'ansible_collections.hypervisor.stats.plugins.module_utils.libvirt_client'
 GIB = 1024 ** 3
 TEST_NS = '{http://libvirt.org/schemas/domain/test/1.0}'
@@ -33,31 +31,6 @@ NODE_FILES = ['host_numa_smt.xml', 'host_small.xml', 'host_many.xml']
 UNITS = {'KiB': 1024, 'MiB': 1024 ** 2, 'GiB': 1024 ** 3, 'bytes': 1, 'b': 1}
 
 libvirt.registerErrorHandler(lambda ctx, err: None, None)
-
-
-def node_uri(name):
-    return 'test://' + os.path.join(NODES, name)
-
-
-def run_module(args, workdir, python=sys.executable, check_mode=False, prefix=(), env=None):
-    """Run the module once as ansible-test does; the parsed JSON result. Never a traceback."""
-    path = os.path.join(str(workdir), 'args-%d.json' % len(os.listdir(str(workdir))))
-    with open(path, 'w') as f:
-        json.dump({'ANSIBLE_MODULE_ARGS': dict(args, _ansible_check_mode=check_mode)}, f)
-    os.chmod(path, 0o644)
-    env = dict(os.environ, **dict({'PYTHONPATH': COLLECTIONS}, **(env or {})))
-    proc = subprocess.run(list(prefix) + [python, '-m', MODULE, path], env=env, cwd=str(workdir),
-                          capture_output=True, text=True, timeout=120)
-    assert 'Traceback' not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
-    result = json.loads(proc.stdout)
-    assert (proc.returncode != 0) == bool(result.get('failed')), result
-    return result
-
-
-def facts_of(result):
-    assert not result.get('failed'), result.get('msg')
-    assert result['changed'] is False
-    return result['ansible_facts']['host_resources']
 
 
 # --- an independent reading of the node files ---------------------------------------------------
