@@ -20,7 +20,7 @@ bootstrap-test:
 ## fact cache, so that the forecasts and charts have days to show; then one real cycle.
 demo: bootstrap
 	@mkdir -p .cache && $(VENV)/bin/python examples/simulated_history.py --output .cache/simulated-history.json
-	@ansible -i examples/inventory.yml localhost -o -m ansible.builtin.set_fact \
+	@ansible -i examples/inventory.yml localhost -m ansible.builtin.set_fact \
 	  -a '{"hypervisor_stats_history": "{{ lookup(\"file\", \"$(ROOT)/.cache/simulated-history.json\") | from_json }}", "cacheable": true}' >/dev/null
 	ansible-playbook -i examples/inventory.yml playbooks/collect.yml
 
