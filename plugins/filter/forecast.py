@@ -99,25 +99,21 @@ _value:
   type: dict
 '''
 
-import time
-
 from ansible.errors import AnsibleFilterError
 from ansible.utils.display import Display
 
 from ansible_collections.hypervisor.stats.plugins.module_utils.schema import (
     DEFAULT_FORECAST_DAYS, DEFAULT_FORECAST_MIN_POINTS)
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.forecast import ForecastError, forecast
+from ansible_collections.hypervisor.stats.plugins.plugin_utils.history import HistoryError, now_of
 
 
 def forecast_filter(histories, now=None, forecast_days=DEFAULT_FORECAST_DAYS, min_points=DEFAULT_FORECAST_MIN_POINTS,
                     planned=None, flavors=None):
-    if now is None or now == '':
-        now = time.time()
-    elif isinstance(now, str):
-        try:
-            now = float(now)
-        except ValueError:
-            raise AnsibleFilterError('hypervisor.stats.forecast: now must be epoch seconds, got %r' % (now,))
+    try:
+        now = now_of(now)
+    except HistoryError as exc:
+        raise AnsibleFilterError('hypervisor.stats.forecast: %s' % exc)
     # The history filter's whole output has the entry under cluster (an entry has a version).
     if isinstance(histories, dict) and 'version' not in histories and 'hosts' in histories:
         histories = histories.get('cluster')

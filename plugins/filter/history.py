@@ -109,22 +109,17 @@ _value:
   type: dict
 '''
 
-import time
-
 from ansible.errors import AnsibleFilterError
 from ansible.utils.display import Display
 
-from ansible_collections.hypervisor.stats.plugins.plugin_utils.history import HistoryError, fold_cycle
+from ansible_collections.hypervisor.stats.plugins.plugin_utils.history import HistoryError, fold_cycle, now_of
 
 
 def history_filter(previous, totals, hosts=None, now=None, flavors=None, cpu_utilization=None):
-    if now is None or now == '':
-        now = time.time()
-    elif isinstance(now, str):
-        try:
-            now = float(now)
-        except ValueError:
-            raise AnsibleFilterError('hypervisor.stats.history: now must be epoch seconds, got %r' % (now,))
+    try:
+        now = now_of(now)
+    except HistoryError as exc:
+        raise AnsibleFilterError('hypervisor.stats.history: %s' % exc)
     try:
         histories, warnings = fold_cycle(previous, totals, hosts, now, flavors=flavors, cpu_utilization=cpu_utilization)
     except HistoryError as exc:

@@ -42,6 +42,7 @@ series); folding real cycles into it keeps the flag: its points stay simulated.
 
 import json
 import math
+import time
 from bisect import bisect_left, bisect_right
 
 from ansible_collections.hypervisor.stats.plugins.module_utils.schema import (
@@ -596,6 +597,19 @@ def _fold_checked(series, point, now, name):
 
 
 # --- one cycle ---------------------------------------------------------------------------------
+
+def now_of(value):
+    """A filter's ``now`` option: None or blank is the controller's clock, text is read as a number
+    (``hypervisor_stats_now`` may arrive as a survey answer); the number is ``check_now``'s to judge."""
+    if value is None or value == '':
+        return time.time()
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            raise HistoryError('now must be epoch seconds, got %r' % (value,))
+    return value
+
 
 def check_now(now):
     """``now`` as epoch seconds, or HistoryError."""
