@@ -18,8 +18,9 @@ description:
     O(idle_io_kbps), over at least O(idle_days) of history; all of its vCPUs, memory and disk count.
   - C(oversized) - not idle, as much history; recommended vCPUs = ceil(p95 busy vCPUs x (1 + O(buffer))), memory
     = p95 guest memory in use (balloon usable, else unused) x (1 + O(buffer)); what is smaller than allocated counts.
-  - C(stopped) - a shut-off domain's disks (C(physical), else C(capacity)). Only domains C(vm_stats) was asked for
-    (its C(states) must include C(shutoff); the default leaves them out), so usually none.
+  - C(stopped) - a defined, shut-off domain with a local disk (O(hosts)' C(stopped_allocations)) - the bytes its disks
+    take count as C(DISK_GB); its vCPUs and memory, in no host's C(used), are shown as what it still holds in Nova's
+    terms (C(allocations)), not counted. How long it has been stopped comes from O(stopped).
   - C(thin_gap) - per running VM, disk capacity - allocation; reported apart, not in C(total) nor in C(fits).
   - A VM without the figures a category needs is left out of it (unknown is not idle). With no flavors, no C(fits).
 options:
@@ -31,8 +32,16 @@ options:
     description: This cycle's C(vm_stats) facts keyed by host (for disk sizes). Optional.
     type: dict
   hosts:
-    description: This cycle's C(host_resources) facts keyed by host (for groups and the vCPU allocation ratio). Optional.
+    description:
+      - This cycle's C(host_resources) facts keyed by host (for groups, the vCPU allocation ratio and the stopped
+        VMs). Optional.
     type: dict
+  stopped:
+    description: What P(hypervisor.stats.stopped_since#filter) returned this cycle (since when each VM is shut off).
+    type: dict
+  now:
+    description: The cycle's timestamp in epoch seconds (C(hypervisor_stats_now)); omitted, each host's C(collected_at).
+    type: float
   group_by:
     description: The JMESPath grouping of P(hypervisor.stats.cluster_totals#filter); null for no groups.
     type: str
@@ -58,6 +67,8 @@ options:
 seealso:
   - plugin: hypervisor.stats.accumulate
     plugin_type: filter
+  - plugin: hypervisor.stats.stopped_since
+    plugin_type: filter
 author:
   - hypervisor.stats contributors
 '''
@@ -77,7 +88,8 @@ _value:
       C(oversized), C(stopped), C(thin_gap) and C(total) (idle + oversized + stopped), each
       C({VCPU, MEMORY_MB, DISK_GB, vms}).
     - C(vms) - the largest 20 per category, each with C(host), C(group), C(uuid), C(name), C(category), C(reason),
-      C(VCPU), C(MEMORY_MB), C(DISK_GB).
+      C(VCPU), C(MEMORY_MB), C(DISK_GB); a C(stopped) one also C(stopped_since) (epoch seconds it was first seen shut
+      off), C(stopped_days) (how long since, at least) and C(allocations) (its claim in Nova's terms).
     - C(hosts) - per host C(group), C(vms), C(p95_steal_percent) (the p95 over its VMs' p95 steal) and
       C(vcpu_allocation_ratio) (vCPUs allocated per physical CPU).
     - C(fits) - with flavors, flavor -> how many more instances C(cluster.total) would hold.
@@ -94,11 +106,11 @@ from ansible_collections.hypervisor.stats.plugins.plugin_utils.reclaimable impor
 
 def reclaimable_filter(counters, samples=None, hosts=None, group_by=None, flavors=None,
                        idle_cpu_percent=DEFAULT_IDLE_CPU_PERCENT, idle_days=DEFAULT_IDLE_DAYS,
-                       idle_io_kbps=DEFAULT_IDLE_IO_KBPS, buffer=DEFAULT_RECLAIM_BUFFER):
+                       idle_io_kbps=DEFAULT_IDLE_IO_KBPS, buffer=DEFAULT_RECLAIM_BUFFER, stopped=None, now=None):
     try:
         return reclaimable(counters, samples=samples, hosts=hosts, group_by=group_by, flavors=flavors,
                            idle_cpu_percent=idle_cpu_percent, idle_days=idle_days, idle_io_kbps=idle_io_kbps,
-                           buffer=buffer)
+                           buffer=buffer, stopped=stopped, now=now)
     except (ReclaimableError, ClusterError) as exc:
         raise AnsibleFilterError('hypervisor.stats.reclaimable: %s' % exc)
 

@@ -17,7 +17,7 @@ import re
 
 from ansible_collections.hypervisor.stats.plugins.module_utils.schema import (
     ALLOCATION_RATIOS, GIB, HOST_OPTION_DEFAULTS, LOCAL_DISK_TYPES, MAX_ALLOCATION_RATIO, MAX_CPU_ID, MAX_RESERVATION,
-    RESERVATIONS, SPARSE_FORMATS, is_finite_number, is_number)
+    RESERVATIONS, SPARSE_FORMATS, STOPPED_ALLOCATIONS, is_finite_number, is_number)
 
 _CPU_SET_ITEM = re.compile(r'^(\^)?\s*(\d+)\s*(?:-\s*(\d+))?$')
 
@@ -232,6 +232,22 @@ def allocations(active, dedicated):
     return claims
 
 
+def stopped_allocations(inactive, dedicated):
+    """Defined, shut-off domains with a local disk, keyed by UUID: their claim as ``allocations``
+    words it (Nova keeps a stopped instance's allocations) and ``disk_bytes``, the bytes their local
+    disks take on this host (allocation, else capacity; None when a disk has neither)."""
+    with_disk = [d for d in inactive if any(x.get('type') in LOCAL_DISK_TYPES for x in d['disks'])]
+    claims = allocations(with_disk, dedicated)
+    for d in with_disk:
+        taken = 0
+        for x in d['disks']:
+            if x.get('type') in LOCAL_DISK_TYPES:
+                size = x.get('allocation') if x.get('allocation') is not None else x.get('capacity')
+                taken = None if size is None or taken is None else taken + size
+        claims[d.get('uuid') or d['name']]['disk_bytes'] = taken
+    return claims
+
+
 def check_reservations(options):
     """Reservations: whole or not, finite numbers from 0 to MAX_RESERVATION (None means 0)."""
     for name in RESERVATIONS:
@@ -361,5 +377,6 @@ def host_facts(raw, options):
         'numa_topology': raw['numa_topology'],
         'inventory': inventory,
         'allocations': allocations(active, dedicated_set),
+        STOPPED_ALLOCATIONS: stopped_allocations([d for d in raw['domains'] if not d['active']], dedicated_set),
         'cpu_times': raw.get('cpu_times'),
     }

@@ -115,6 +115,8 @@ HOST_FACT = 'host_resources'
 VM_FACT = 'vm_stats'
 # Facts the main job stores in the fact cache (and the report picks up).
 COUNTERS_FACT = 'hypervisor_stats_counters'
+# host_resources' fact of the defined, shut-off domains with a local disk (their claims, disk bytes).
+STOPPED_ALLOCATIONS = 'stopped_allocations'
 CLUSTER_FACT = 'hypervisor_stats_cluster'
 
 # --- defaults ------------------------------------------------------------------

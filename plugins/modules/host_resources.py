@@ -303,6 +303,18 @@ ansible_facts:
           returned: success
           sample:
             0d4c1b5e-3b1a-4d8e-9a51-1f2a3b4c5d6e: {name: web-1, resources: {VCPU: 2, MEMORY_MB: 4096, DISK_GB: 20}}
+        stopped_allocations:
+          description:
+            - Each defined, shut-off domain with a local disk, keyed by domain UUID - C(name), C(resources) (its claim
+              as in RV(ansible_facts.host_resources.allocations); Nova keeps a stopped instance's allocations) and
+              C(disk_bytes), the bytes its local disks take on this host (their allocation, else their capacity;
+              null when a disk has neither).
+            - Not in C(used) (only running domains are); the main job reports them as C(stopped) reclaimable capacity.
+          type: dict
+          returned: success
+          sample:
+            7f0e2a4c-9b1d-4c3e-8a2f-3d4e5f6a7b8c: {name: old-1, resources: {VCPU: 4, MEMORY_MB: 8192, DISK_GB: 40},
+                                                   disk_bytes: 26843545600}
         cpu_times:
           description:
             - The host's CPU time counters in nanoseconds, summed over its CPUs - C(user), C(kernel), C(idle) and

@@ -10,9 +10,12 @@
 * ``oversized``: seen as long, not idle; recommended vCPUs = ceil(p95 busy vCPUs x (1 + buffer)),
   at least 1; recommended memory = p95 guest memory in use x (1 + buffer) (from the balloon's
   usable, else unused, memory). Only what is smaller than allocated counts.
-* ``stopped``: a domain defined but shut off, whose local disks still take space. Only the domains
-  ``vm_stats`` was asked for (its ``states`` must include ``shutoff``; the default running and
-  paused leave them out) and only the disk sizes it reports for them.
+* ``stopped``: a domain defined but shut off with a local disk, from ``host_resources``'
+  ``stopped_allocations`` (read for every defined domain anyway, so ``vm_stats`` need not list shut-off
+  ones): the bytes its disks take count (``disk_bytes``); its vCPUs and memory are in no host's ``used``
+  (only running domains are), so they are shown as what it still holds in Nova's terms
+  (``allocations``), not counted. ``stopped_since(previous, hosts)`` keeps, from cycle to cycle, when
+  each was first seen shut off; the reason says for how long.
 * ``thin_gap``: per disk of a running VM, capacity - allocation (what the guest was given and has not
   written yet): room thin provisioning has not used, not capacity freed; reported apart, not in
   ``total`` nor in flavor fits.
@@ -25,8 +28,8 @@ A VM without the figures a category needs is left out of it (unknown is not idle
 import math
 
 from ansible_collections.hypervisor.stats.plugins.module_utils.schema import (
-    DEFAULT_IDLE_CPU_PERCENT, DEFAULT_IDLE_DAYS, DEFAULT_IDLE_IO_KBPS, DEFAULT_RECLAIM_BUFFER, GONE, is_count,
-    is_finite_number)
+    DEFAULT_IDLE_CPU_PERCENT, DEFAULT_IDLE_DAYS, DEFAULT_IDLE_IO_KBPS, DEFAULT_RECLAIM_BUFFER, GONE,
+    RESOURCE_CLASSES, STOPPED_ALLOCATIONS, is_bounded_number, is_count, is_finite_number)
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.cluster import check_flavors, group_of
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.rates import p95
 
@@ -36,7 +39,6 @@ FREEING = ('idle', 'oversized', 'stopped')
 RESOURCES = ('VCPU', 'MEMORY_MB', 'DISK_GB')
 GIB = 1024.0 ** 3
 DAY = 86400
-SHUTOFF = 'shutoff'
 
 
 class ReclaimableError(ValueError):
@@ -87,15 +89,9 @@ def _allocated_mb(entry):
 
 def _judge(entry, vm_sample, idle_cpu_percent, idle_io_kbps, idle_seconds, buffer):
     """(category, reason, {resource: amount}) for one VM entry, or None."""
-    state = entry.get('state')
     vcpus = entry.get('vcpus') if is_count(entry.get('vcpus')) else None
-    if state == SHUTOFF:
-        disk = _disk_gb(vm_sample, 'physical')
-        if disk is None:
-            disk = _disk_gb(vm_sample, 'capacity')
-        return ('stopped', 'shut off; its disks still take %s GB' % ('?' if disk is None else round(disk, 1)),
-                {'VCPU': 0, 'MEMORY_MB': 0, 'DISK_GB': disk or 0})
-    if state != 'running' or entry.get('timed_out'):
+    # A shut-off domain vm_stats was asked for is judged from host_resources' facts instead (stopped).
+    if entry.get('state') != 'running' or entry.get('timed_out'):
         return None
     seen = _number(entry.get('last_seen', 0) - entry.get('first_seen', 0)) if \
         is_finite_number(entry.get('last_seen')) and is_finite_number(entry.get('first_seen')) else None
@@ -124,6 +120,85 @@ def _judge(entry, vm_sample, idle_cpu_percent, idle_io_kbps, idle_seconds, buffe
     if reasons:
         return 'oversized', 'would fit in ' + ', '.join(reasons), amounts
     return None
+
+
+def _claims(facts):
+    claims = facts.get(STOPPED_ALLOCATIONS) if isinstance(facts, dict) else None
+    return claims if isinstance(claims, dict) else {}
+
+
+def _time_of(facts, now):
+    """The cycle's time for one host: ``now`` (hypervisor_stats_now) when given, else its facts' collected_at."""
+    at = now if now is not None else (facts.get('collected_at') if isinstance(facts, dict) else None)
+    return at if is_bounded_number(at) and not isinstance(at, bool) else None
+
+
+def _check_now(now):
+    if now is not None and (not is_bounded_number(now) or isinstance(now, bool) or now < 0):
+        raise ReclaimableError('now must be a timestamp in seconds, got %r' % (now,))
+
+
+def stopped_since(previous, hosts, now=None):
+    """``(state, warnings)``: per host in ``hosts`` (this cycle's host_resources facts), UUID -> since when
+    each of its shut-off domains with a local disk has been seen shut off, in epoch seconds.
+
+    ``previous`` is what this returned in earlier cycles, host -> {uuid: seconds} (the fact cache). A
+    domain keeps its time while it stays shut off on its host (a start and stop between two cycles goes
+    unseen); one first seen shut off counts from this cycle: ``now`` (hypervisor_stats_now), else the
+    host's ``collected_at``. A damaged kept time costs only its VM (it counts from now, with a
+    warning); a time after now (the clock went back) becomes now. Hosts not in ``hosts`` are left out:
+    their kept entries stay as they are."""
+    _check_now(now)
+    if not isinstance(hosts, dict):
+        raise ReclaimableError('hosts must be a dict of host -> host_resources facts, got %s' % type(hosts).__name__)
+    warnings = []
+    if previous is None or previous == '':
+        previous = {}
+    elif not isinstance(previous, dict):
+        warnings.append('previous stopped times are not a dict (%s); counting from this cycle'
+                        % type(previous).__name__)
+        previous = {}
+    state = {}
+    for host in sorted(hosts, key=str):
+        at = _time_of(hosts[host], now)
+        if at is None:
+            warnings.append('host_resources facts of host %s have no collected_at; its stopped VMs are left out' % host)
+            continue
+        kept = previous.get(host)
+        if kept is not None and not isinstance(kept, dict):
+            warnings.append('previous stopped times of host %s are malformed; counting from this cycle' % host)
+        kept = kept if isinstance(kept, dict) else {}
+        since = {}
+        for uuid, claim in _claims(hosts[host]).items():
+            before = kept.get(uuid)
+            if before is None:
+                since[uuid] = at
+            elif not is_bounded_number(before) or isinstance(before, bool) or before < 0:
+                name = claim.get('name') if isinstance(claim, dict) else None
+                warnings.append('previous stopped time of VM %s (%s) on host %s is damaged (%r); counting from '
+                                'this cycle' % (name or '?', uuid, host, before))
+                since[uuid] = at
+            else:
+                since[uuid] = min(before, at)
+        state[str(host)] = since
+    return state, warnings
+
+
+def _judge_stopped(claim, since, at):
+    """(reason, {resource: amount}, extra output fields) for one entry of stopped_allocations, or None."""
+    if not isinstance(claim, dict):
+        return None
+    disk_bytes = claim.get('disk_bytes')
+    disk = disk_bytes / GIB if is_count(disk_bytes) else None
+    resources = claim.get('resources') if isinstance(claim.get('resources'), dict) else {}
+    held = dict((rc, resources[rc]) for rc in RESOURCE_CLASSES if is_count(resources.get(rc)))
+    days = round((at - since) / DAY, 1) if is_bounded_number(since) and at is not None and since <= at else None
+    reason = 'shut off for %s; its local disks take %s GB; in Nova\'s terms it still holds %s' % (
+        'an unknown time' if days is None else 'at least %.1f days' % days,
+        '?' if disk is None else round(disk, 1),
+        ', '.join('%s %s' % (rc, held[rc]) for rc in RESOURCE_CLASSES if rc in held) or 'nothing')
+    extra = {'stopped_since': since if days is not None else None, 'stopped_days': days, 'allocations': held}
+    return reason, {'VCPU': 0, 'MEMORY_MB': 0, 'DISK_GB': disk or 0}, extra
 
 
 def _fits(amounts, flavors):
@@ -155,12 +230,14 @@ def _rounded(totals):
 
 def reclaimable(counters, samples=None, hosts=None, group_by=None, flavors=None,
                 idle_cpu_percent=DEFAULT_IDLE_CPU_PERCENT, idle_days=DEFAULT_IDLE_DAYS,
-                idle_io_kbps=DEFAULT_IDLE_IO_KBPS, buffer=DEFAULT_RECLAIM_BUFFER, top=20):
+                idle_io_kbps=DEFAULT_IDLE_IO_KBPS, buffer=DEFAULT_RECLAIM_BUFFER, top=20, stopped=None, now=None):
     """The reclaimable capacity. ``counters``: accumulate's state (host -> entry with ``vms``);
     ``samples``: this cycle's vm_stats facts per host (disk sizes); ``hosts``: host_resources facts per
-    host (groups, vCPU allocation ratio). Returns a dict: ``thresholds``, ``cluster`` and ``groups``
-    (category -> VCPU, MEMORY_MB, DISK_GB, vms), ``fits`` (with flavors), ``vms`` (the ``top`` largest
-    per category, each with its host, group, category, reason and amounts), ``hosts`` (p95 steal)."""
+    host (groups, vCPU allocation ratio, stopped domains); ``stopped``: what ``stopped_since`` returned;
+    ``now``: the cycle's time (else each host's collected_at). Returns a dict: ``thresholds``,
+    ``cluster`` and ``groups`` (category -> VCPU, MEMORY_MB, DISK_GB, vms), ``fits`` (with flavors),
+    ``vms`` (the ``top`` largest per category, each with its host, group, category, reason and amounts;
+    a stopped one also with stopped_since, stopped_days and allocations), ``hosts`` (p95 steal)."""
     if counters is None:
         counters = {}
     if not isinstance(counters, dict):
@@ -169,6 +246,7 @@ def reclaimable(counters, samples=None, hosts=None, group_by=None, flavors=None,
                                    ('idle_io_kbps', idle_io_kbps, 0, 10 ** 12), ('buffer', buffer, 0, 100)):
         if not is_finite_number(value) or not low <= value <= high:
             raise ReclaimableError('%s must be a number in [%s, %s], got %r' % (name, low, high, value))
+    _check_now(now)
     flavors = check_flavors(flavors) if flavors else None
     samples = samples if isinstance(samples, dict) else {}
     hosts = hosts if isinstance(hosts, dict) else {}
@@ -213,6 +291,22 @@ def reclaimable(counters, samples=None, hosts=None, group_by=None, flavors=None,
         physical = total - (reserved or 0) if total is not None else None
         host_rows[host] = {'group': group, 'vms': len(steals), 'p95_steal_percent': p95(steals),
                            'vcpu_allocation_ratio': round(used / physical, 2) if used is not None and physical else None}
+    stopped = stopped if isinstance(stopped, dict) else {}
+    for host in sorted(hosts, key=str):
+        facts = hosts[host] if isinstance(hosts[host], dict) else {}
+        group = group_of(group_by, facts) if group_by and facts else None
+        since_of = stopped.get(host) if isinstance(stopped.get(host), dict) else {}
+        at = _time_of(facts, now)
+        for uuid, claim in _claims(facts).items():
+            judged = _judge_stopped(claim, since_of.get(uuid), at)
+            if judged is None:
+                continue
+            reason, amounts, extra = judged
+            for totals in [cluster] + ([groups.setdefault(group, _blank())] if group is not None else []):
+                _add(totals, 'stopped', amounts)
+            found['stopped'].append(dict(extra, host=host, group=group, uuid=uuid, name=claim.get('name'),
+                                         category='stopped', reason=reason, VCPU=0, MEMORY_MB=0,
+                                         DISK_GB=round(amounts['DISK_GB'], 1)))
     listed = []
     for category in CATEGORIES:
         listed.extend(sorted(found[category], key=lambda vm: (-vm['VCPU'], -vm['MEMORY_MB'], -vm['DISK_GB'],

@@ -145,6 +145,24 @@ def test_numa_smt_host_is_overcommitted_on_disk(tmp_path):
     assert facts['running_vms'] == 4  # the paused domain is active, the shut-off one is not
 
 
+@pytest.mark.parametrize('node_file', NODE_FILES)
+def test_defined_shut_off_domains_with_a_local_disk_are_stopped_allocations(node_file, tmp_path):
+    node = read_node(os.path.join(NODES, node_file))
+    expected = {}
+    for d in node['domains']:
+        local = [x for x in d['disks'] if x['type'] in ('file', 'block')]
+        if not d['active'] and local:
+            sizes = [x['allocation'] if x['allocation'] is not None else x['capacity'] for x in local]
+            expected[d['name']] = (d['vcpus'], -(-d['max_kib'] // 1024), None if None in sizes else sum(sizes))
+    facts = facts_of(run_module({'uri': node_uri(node_file), 'storage_pool': 'instances'}, tmp_path))
+    got = dict((c['name'], (c['resources'].get('VCPU'), c['resources']['MEMORY_MB'], c['disk_bytes']))
+               for c in facts['stopped_allocations'].values())
+    assert got == expected
+    assert facts['running_vms'] == len([d for d in node['domains'] if d['active']])   # they stay out of the counts
+    if node_file == 'host_numa_smt.xml':
+        assert got == {'stopped': (16, 65536, 2 * 1024 ** 3)}   # its volume's allocation, not its 80 GiB capacity
+
+
 def test_pinned_domains_consume_pcpu(tmp_path):
     node = read_node(os.path.join(NODES, 'host_many.xml'))
     dedicated = set(range(96, 192))

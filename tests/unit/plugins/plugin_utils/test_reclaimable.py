@@ -3,7 +3,8 @@
 import pytest
 
 from ansible_collections.hypervisor.stats.plugins.module_utils.host_capacity import inventory_record
-from ansible_collections.hypervisor.stats.plugins.plugin_utils.reclaimable import ReclaimableError, reclaimable
+from ansible_collections.hypervisor.stats.plugins.plugin_utils.reclaimable import (
+    ReclaimableError, reclaimable, stopped_since)
 
 DAY = 86400
 GIB = 1024 ** 3
@@ -67,9 +68,70 @@ def test_a_busy_vm_is_not_oversized():
     assert r['cluster']['total']['vms'] == 0 and r['vms'] == []
 
 
-def test_stopped_vm_counts_its_disk():
-    r = reclaimable(counters(a=entry(state='shutoff', days=0)), samples(a=vm_sample(physical_gb=12)))
+def stopped_host(at=10 * DAY, cluster='c1', **claims):
+    """host_resources facts whose stopped_allocations are ``claims`` (uuid -> disk GiB taken)."""
+    return {'hypervisor_hostname': 'h1', 'collected_at': at, 'labels': {'cluster': cluster},
+            'stopped_allocations': dict((uuid, {'name': 'vm-' + uuid, 'disk_bytes': None if gb is None else gb * GIB,
+                                                'resources': {'VCPU': 2, 'MEMORY_MB': 4096, 'DISK_GB': 40}})
+                                        for uuid, gb in claims.items())}
+
+
+def test_stopped_vm_counts_the_disk_it_takes_and_shows_its_allocations():
+    hosts = {'h1': stopped_host(a=12)}
+    since, warnings = stopped_since(None, hosts)
+    assert since == {'h1': {'a': 10 * DAY}} and warnings == []
+    r = reclaimable({}, hosts=hosts, group_by='labels.cluster', stopped=since)
     assert r['cluster']['stopped'] == {'VCPU': 0, 'MEMORY_MB': 0, 'DISK_GB': 12.0, 'vms': 1}
+    assert r['groups']['c1']['stopped'] == r['cluster']['stopped'] and r['cluster']['total']['DISK_GB'] == 12.0
+    (vm,) = r['vms']
+    assert vm['category'] == 'stopped' and vm['name'] == 'vm-a' and vm['group'] == 'c1'
+    assert vm['allocations'] == {'VCPU': 2, 'MEMORY_MB': 4096, 'DISK_GB': 40}
+    assert vm['stopped_since'] == 10 * DAY and vm['stopped_days'] == 0.0
+    assert vm['reason'] == ('shut off for at least 0.0 days; its local disks take 12.0 GB; '
+                            "in Nova's terms it still holds VCPU 2, MEMORY_MB 4096, DISK_GB 40")
+
+
+def test_stopped_time_is_kept_across_cycles_on_the_simulated_clock():
+    since, _ = stopped_since(None, {'h1': stopped_host(a=1, b=2)}, now=100 * DAY)
+    # Three days later (hypervisor_stats_now, not the facts' own time): a still shut off, b started, c new.
+    since, warnings = stopped_since(since, {'h1': stopped_host(a=1, c=3)}, now=103 * DAY)
+    assert since == {'h1': {'a': 100 * DAY, 'c': 103 * DAY}} and warnings == []
+    r = reclaimable({}, hosts={'h1': stopped_host(a=1, c=3)}, stopped=since, now=103.5 * DAY)
+    days = dict((vm['uuid'], vm['stopped_days']) for vm in r['vms'])
+    assert days == {'a': 3.5, 'c': 0.5}
+    assert 'shut off for at least 3.5 days' in [vm['reason'] for vm in r['vms'] if vm['uuid'] == 'a'][0]
+
+
+def test_a_host_not_answering_keeps_its_stopped_times_untouched():
+    since, _ = stopped_since({'h1': {'a': 5}, 'h2': {'x': 7}}, {'h1': stopped_host(a=1)}, now=9)
+    assert since == {'h1': {'a': 5}}   # h2 is not returned: its cache entry is not rewritten
+
+
+@pytest.mark.parametrize('kept', [float('nan'), 'yesterday', True, -1, float('inf')])
+def test_a_damaged_stopped_time_costs_only_its_vm_with_a_warning(kept):
+    since, warnings = stopped_since({'h1': {'a': kept, 'b': 4.0}}, {'h1': stopped_host(at=9.0, a=1, b=1)})
+    assert since == {'h1': {'a': 9.0, 'b': 4.0}}
+    assert len(warnings) == 1 and 'vm-a (a)' in warnings[0] and 'h1' in warnings[0]
+
+
+def test_damaged_stopped_inputs_give_no_nan_and_no_traceback():
+    since, warnings = stopped_since('garbage', {'h1': stopped_host(at=9.0, a=1), 'h2': {'collected_at': 'x'}})
+    assert since == {'h1': {'a': 9.0}} and len(warnings) == 2
+    hosts = {'h1': dict(stopped_host(a=None), stopped_allocations={'a': {'name': 'a', 'disk_bytes': float('nan')},
+                                                                   'b': 'garbage'})}
+    r = reclaimable({}, hosts=hosts, stopped={'h1': {'a': float('inf')}})
+    (vm,) = r['vms']
+    assert vm['DISK_GB'] == 0 and vm['stopped_days'] is None and vm['stopped_since'] is None
+    assert 'shut off for an unknown time; its local disks take ? GB' in vm['reason']
+    with pytest.raises(ReclaimableError, match='now'):
+        stopped_since({}, {}, now=float('nan'))
+
+
+def test_a_shut_off_vm_in_the_counters_is_not_counted_twice():
+    # vm_stats asked for shut-off domains too: the counters have it, host_resources names it; one VM.
+    r = reclaimable(counters(a=entry(state='shutoff', days=0)), samples(a=vm_sample(physical_gb=12)),
+                    hosts={'h1': stopped_host(a=12)})
+    assert r['cluster']['stopped']['vms'] == 1
 
 
 def test_thin_gap_is_apart_from_the_total():
