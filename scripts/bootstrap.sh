@@ -12,7 +12,10 @@ CORE_VERSIONS=${CORE_VERSIONS:-"2.16 2.17 2.18"}   # older ansible-core releases
 
 DEMO_PKGS="libvirt-dev pkg-config gcc python3-dev libvirt-clients"
 TEST_PKGS="$DEMO_PKGS libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils
-  redis-server prometheus chromium busybox-static cpio mmdebstrap e2fsprogs iproute2 util-linux rsync openssh-client"
+  redis-server prometheus chromium busybox-static cpio mmdebstrap e2fsprogs iproute2 util-linux rsync openssh-client
+  ceph-mon ceph-mgr ceph-osd ceph-common libvirt-daemon-driver-storage-rbd"
+# ceph-*: the throwaway single-node Ceph of tests/integration/ceph_cluster.py (the manager too: without it the
+# monitor reports every cluster and pool statistic as 0); the rbd storage backend lets libvirtd define rbd pools.
 
 want=$DEMO_PKGS
 [ "$PROFILE" = test ] && want=$TEST_PKGS
