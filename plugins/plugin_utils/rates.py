@@ -11,9 +11,20 @@
 * ``rates``: this cycle's rates (RATE_FIELDS), each null where a signal is missing on either side,
   on first sight, after a reboot or migration (another domain instance), when a counter went down
   (a reset) or when no time passed. Never NaN, infinite or negative.
-* ``rate_window``: per WINDOW_FIELDS, the last RATE_WINDOW non-null values, oldest first,
-  rounded to 0.1 (compact in the cache).
+* ``rate_window``: per WINDOW_FIELDS (a list in that order), the field's window of non-null values,
+  rounded to 0.1 and kept in tenths (ints): a list of blocks, oldest first, each
+  ``[count, value, ...]``: how many values the block took (WINDOW_BLOCK = 42 but the last, the
+  current one) and, largest first, those of them that can still be the p95 (at most WINDOW_KEEP = 9).
+  Up to RATE_WINDOW (168) values the window holds them all; from then on the oldest block leaves
+  whole when a new one starts, so it holds the last 127 to 168 values. The p95 is exact for the
+  values it holds: the nearest-rank p95 of n <= 168 values is at most the 9th largest, which is
+  always among the kept values (a value leaves a block only when 9 values at least as large are
+  in the same block or in newer ones, which stay as long). A full window costs at most 4 x 10 ints
+  per field, about 700 bytes of JSON for the 7 fields (5.9 KB as 168 values each).
 * ``p95``: per WINDOW_FIELDS, the nearest-rank 95th percentile of its window; null for an empty one.
+
+A cached window of the format before the blocks (field -> list of values) is read as blocks, with the
+same p95.
 
 Pure: plain dicts in and out.
 """
@@ -29,13 +40,23 @@ RATE_FIELDS = ('steal_percent', 'read_latency_ms', 'write_latency_ms', 'flush_la
 # contention signals, and what reclaimable needs (I/O, guest memory in use).
 WINDOW_FIELDS = ('cpu_percent', 'steal_percent', 'read_latency_ms', 'write_latency_ms', 'flush_latency_ms',
                  'io_kbps', 'memory_used_mb')
-# Samples kept per field: a week of hourly cycles (a day of 5-minute ones). Each value costs about 5
-# bytes of JSON, so a full window is under 6 KiB per VM; the p95 of a week covers weekly peaks.
+# Samples a field's window holds at most: a week of hourly cycles (a day of 5-minute ones); the p95
+# of a week covers weekly peaks. The window goes in blocks of WINDOW_BLOCK samples: once RATE_WINDOW
+# values have come, the oldest block leaves whole when a new one starts (the window then holds 127 to
+# 168 values). A block keeps only its values that can still be the p95: at most WINDOW_KEEP, the
+# largest rank from the top the p95 of RATE_WINDOW values takes (nearest rank: 168 - 160 + 1 = 9).
 RATE_WINDOW = 168
+WINDOW_BLOCK = 42
+WINDOW_BLOCKS = RATE_WINDOW // WINDOW_BLOCK
 P95 = 0.95
+# n -> the rank from the top of the nearest-rank p95 of n values.
+_RANK = [0] + [n - int(math.ceil(P95 * n)) + 1 for n in range(1, RATE_WINDOW + 1)]
+WINDOW_KEEP = max(_RANK)
 # A rate at or above this is damage (clock or counter), not a reading: 10**12 KiB/s, 10**12 %.
 MAX_RATE = 10.0 ** 12
 _DISK_WIDTH = 8
+# Window values are kept in tenths, ints below this.
+_MAX_FIXED = int(MAX_RATE) * 10
 _NO_RATES = dict.fromkeys(RATE_FIELDS)
 # A disk's readings, in the order of rate_baseline's lists.
 _DISK_KEYS = ('rd_req', 'wr_req', 'rd_bytes', 'wr_bytes', 'rd_total_times_ns', 'wr_total_times_ns', 'fl_req',
@@ -171,31 +192,116 @@ def p95(values):
     return ordered[max(0, int(math.ceil(P95 * len(ordered))) - 1)]
 
 
+def window_size(total):
+    """How many of a field's ``total`` non-null values so far its window holds: all up to RATE_WINDOW,
+    then whole blocks: the current one (1..WINDOW_BLOCK) and the WINDOW_BLOCKS - 1 full ones before it."""
+    if total <= RATE_WINDOW:
+        return total
+    return (WINDOW_BLOCKS - 1) * WINDOW_BLOCK + (total - 1) % WINDOW_BLOCK + 1
+
+
+def _fixed(value):
+    """A window value in tenths (the 0.1 rounding of the window), or None for one that is no reading."""
+    if value.__class__ is float or value.__class__ is int:
+        if 0 <= value < MAX_RATE:
+            value = int(value * 10.0 + 0.5)
+            return value if value < _MAX_FIXED else _MAX_FIXED - 1
+        return None
+    return _fixed(float(value)) if _number_ok(value) else None
+
+
+def _pruned(blocks):
+    """Full blocks (oldest first, the newest just filled) without the values that can never be the p95 again: a value with
+    WINDOW_KEEP values at least as large in newer blocks (which stay in the window longer) never
+    ranks above WINDOW_KEEP, and the p95 never ranks lower."""
+    newer = sorted(blocks[-1][1:], reverse=True)
+    out = [blocks[-1]]
+    for block in reversed(blocks[:-1]):
+        values = block[1:]
+        if len(newer) >= WINDOW_KEEP:
+            floor = newer[WINDOW_KEEP - 1]
+            values = [v for v in values if v > floor]
+            block = [block[0]] + values
+        out.append(block)
+        if values:
+            newer = sorted(newer + values, reverse=True)[:WINDOW_KEEP]
+    out.reverse()
+    return out
+
+
+def _appended(blocks, value):
+    """A field's blocks with one more value (tenths); new lists, ``blocks`` is not changed."""
+    if blocks:
+        last = blocks[-1]
+        count = last[0]
+        if count < WINDOW_BLOCK:
+            kept = last[1:]
+            kept.append(value)
+            if len(kept) > 1:
+                kept.sort(reverse=True)
+                del kept[WINDOW_KEEP:]
+            blocks = blocks[:-1]
+            blocks.append([count + 1] + kept)
+            if count + 1 == WINDOW_BLOCK and len(blocks) > 1:
+                return _pruned(blocks)   # full: what it outranks in older blocks can no longer count
+            return blocks
+        # The current block is full: a new one starts, the oldest goes.
+        blocks = blocks[1:] if len(blocks) >= WINDOW_BLOCKS else blocks[:]
+        blocks.append([1, value])
+        return blocks
+    return [[1, value]]
+
+
 def advance(window, values):
-    """The window with this cycle's non-null ``values`` (WINDOW_FIELDS -> number or None) appended,
-    each field's list cut to its last RATE_WINDOW; a new dict, ``window`` is not changed."""
-    new = {}
-    for field in WINDOW_FIELDS:
-        kept = window.get(field) if window is not None else None
-        value = values.get(field)
+    """The window with this cycle's non-null ``values`` (WINDOW_FIELDS -> number or None) appended;
+    a new list, ``window`` (a checked window, or {} / None for none) is not changed."""
+    new = list(window) if window else [[] for _field in WINDOW_FIELDS]
+    get = values.get
+    for index, field in enumerate(WINDOW_FIELDS):
+        value = get(field)
         if value is None:
-            if kept:
-                new[field] = kept
             continue
-        value = round(value, 1)
-        if kept:
-            kept = kept[-(RATE_WINDOW - 1):] + [value] if len(kept) >= RATE_WINDOW else kept + [value]
-        else:
-            kept = [value]
-        new[field] = kept
+        value = _fixed(value)
+        if value is not None:
+            new[index] = _appended(new[index], value)
     return new
 
 
+_NO_PERCENTILES = dict.fromkeys(WINDOW_FIELDS)
+_N_FIELDS = len(WINDOW_FIELDS)
+
+
 def percentiles(window):
-    result = dict.fromkeys(WINDOW_FIELDS)
-    for field, values in window.items():
-        result[field] = values[0] if len(values) == 1 else p95(values)
+    """Per WINDOW_FIELDS the nearest-rank p95 of its window (a checked one), rounded to 0.1; null
+    for an empty field."""
+    result = dict(_NO_PERCENTILES)
+    if not window:
+        return result
+    rank = _RANK
+    for field, blocks in zip(WINDOW_FIELDS, window):
+        if not blocks:
+            continue
+        if len(blocks) == 1:
+            block = blocks[0]
+            if len(block) == 2:
+                result[field] = block[1] / 10.0
+                continue
+            values = block[1:]
+            values.sort(reverse=True)
+            result[field] = values[rank[block[0]] - 1] / 10.0
+            continue
+        values, total = [], 0
+        for block in blocks:
+            total += block[0]
+            values += block[1:]
+        values.sort(reverse=True)
+        result[field] = values[rank[total] - 1] / 10.0
     return result
+
+
+def window_sizes(window):
+    """Per WINDOW_FIELDS how many values its window holds (of a checked window)."""
+    return dict((field, sum(block[0] for block in blocks)) for field, blocks in zip(WINDOW_FIELDS, window or ()))
 
 
 # --- checks of what the cache gives back --------------------------------------------------------
@@ -233,35 +339,83 @@ def baseline_ok(baseline):
         return False
 
 
-def window_ok(window):
-    """Whether a cached rate_window can be trusted: known fields, each a list of at most RATE_WINDOW
-    finite numbers in [0, MAX_RATE)."""
-    if not isinstance(window, dict):
-        return False
+def _old_window_ok(window):
+    """Whether a cached window of the format before the blocks (field -> list of its last values) can
+    be trusted: known fields, each a list of at most RATE_WINDOW finite numbers in [0, MAX_RATE)."""
     for field, values in window.items():
         if field not in WINDOW_FIELDS or not isinstance(values, list) or not 0 < len(values) <= RATE_WINDOW:
-            return False
-        # The usual case in C: plain floats and ints, none negative, a finite sum (NaN and infinity
-        # make it fail) and each below MAX_RATE; anything else value by value.
-        try:
-            if set(map(type, values)) <= _NUMBER_TYPES and 0 <= min(values) and max(values) < MAX_RATE \
-                    and sum(values) < MAX_RATE * RATE_WINDOW:
-                continue
-        except TypeError:
             return False
         if not all(map(_number_ok, values)):
             return False
     return True
 
 
+def _from_old(window):
+    """The blocks of a window of the format before them: the same values, the same p95."""
+    new = [[] for _field in WINDOW_FIELDS]
+    for index, field in enumerate(WINDOW_FIELDS):
+        for value in window.get(field, ()):
+            new[index] = _appended(new[index], _fixed(value))
+    return new
+
+
+_LIST_SET = {list}
+_FULL = [WINDOW_BLOCK] * WINDOW_BLOCKS
+
+
+def window_ok(window):
+    """Whether a cached rate_window can be trusted: per WINDOW_FIELDS a list of at most WINDOW_BLOCKS
+    blocks ``[count, value, ...]``, all full (count WINDOW_BLOCK) but the last (1..WINDOW_BLOCK), each
+    with at most min(count, WINDOW_KEEP) values, the last with one at least, every number an int
+    (values in [0, 10 * MAX_RATE)), and together at least the values the p95 needs. (The order of a
+    block's values is not relied upon.) Written for speed: a few passes of C per field."""
+    try:
+        if window.__class__ is not list or len(window) != _N_FIELDS or set(map(type, window)) != _LIST_SET:
+            return False
+        blocks = [block for field in window for block in field]
+        if not blocks:
+            return True
+        flat = [value for block in blocks for value in block]
+        lengths = list(map(len, blocks))
+        if set(map(type, blocks)) != _LIST_SET or set(map(type, flat)) != _INT_SET \
+                or not (0 <= min(flat) and max(flat) < _MAX_FIXED and max(lengths) <= WINDOW_KEEP + 1):
+            return False
+        for field in window:
+            n = len(field)
+            if not n:
+                continue
+            last = field[-1]
+            count = last[0]
+            if not (n <= WINDOW_BLOCKS and 1 <= count <= WINDOW_BLOCK and len(last) <= count + 1):
+                return False
+            if n == 1:
+                if len(last) <= min(count, WINDOW_KEEP):
+                    return False   # fewer values than its p95 needs
+            else:
+                if [block[0] for block in field[:-1]] != _FULL[:n - 1]:
+                    return False
+                if sum(map(len, field)) - n < WINDOW_KEEP or len(last) < 2:
+                    return False
+    except (IndexError, TypeError):
+        return False
+    return True
+
+
 def cached_state(entry):
     """(rate_baseline, rate_window) of a cached VM entry, checked: (None, {}) when it has none yet,
-    None when either is damaged (its rates restart)."""
+    None when either is damaged (its rates restart). A window of the format before the blocks comes
+    back as blocks, with the same p95."""
     baseline, window = entry.get('rate_baseline'), entry.get('rate_window')
     if baseline is None and window is None:
         return None, {}
-    if (baseline is None or baseline_ok(baseline)) and (window is None or window_ok(window)):
-        return baseline, window or {}
+    if baseline is not None and not baseline_ok(baseline):
+        return None
+    if window is None or window == {}:
+        return baseline, {}
+    if window.__class__ is list:
+        return (baseline, window) if window_ok(window) else None
+    if isinstance(window, dict) and _old_window_ok(window):
+        return baseline, _from_old(window)
     return None
 
 

@@ -91,15 +91,30 @@ def test_steal_is_clamped_to_100_percent():
 
 def test_the_window_keeps_the_last_samples_only_and_p95_is_nearest_rank():
     state, at, delay = {}, 0, 0
+    steal = []
     for cycle in range(R.RATE_WINDOW + 20):
         delay += cycle * 10 ** 7 * 60   # steal = cycle / 2 percent (2 vCPUs, 60 s)
         state = run(state, {'h1': sample(at, signal_vm(delay=delay))})[0]
         at += 60
-    window = state['h1']['vms'][UUID]['rate_window']['steal_percent']
-    assert len(window) == R.RATE_WINDOW
-    assert window[-1] == round((R.RATE_WINDOW + 19) / 2.0, 1)
+        if cycle:
+            steal.append(round(cycle / 2.0, 1))
+    # 187 values: the window holds the last whole blocks, 3 x 42 and the current block of 19.
+    assert R.window_sizes(state['h1']['vms'][UUID]['rate_window'])['steal_percent'] == 3 * 42 + 19
+    assert R.window_size(len(steal)) == 3 * 42 + 19
+    window = steal[-(3 * 42 + 19):]
     expected = sorted(window)[int(math.ceil(0.95 * len(window))) - 1]
     assert state['h1']['vms'][UUID]['p95']['steal_percent'] == expected
+
+
+def test_the_window_is_blocks_of_the_values_that_can_still_be_the_p95():
+    window = {}
+    for value in range(50):   # 42 values fill the first block, 8 start the second
+        window = R.advance(window, {'steal_percent': value / 10.0})
+    steal = window[R.WINDOW_FIELDS.index('steal_percent')]
+    assert steal == [[42] + list(range(41, 32, -1)), [8] + list(range(49, 41, -1))]
+    assert all(blocks == [] for blocks in window[:1] + window[2:])
+    # 50 values: the p95 ranks 3rd from the top.
+    assert R.percentiles(window)['steal_percent'] == 4.7
 
 
 def test_p95_nearest_rank():
@@ -120,6 +135,21 @@ def test_p95_nearest_rank():
     {'rate_window': {'steal_percent': [1.0] * (R.RATE_WINDOW + 1)}},
     {'rate_window': {'bogus': [1.0]}},
     {'rate_window': []},
+    # The blocks (issue 15): a count out of range, a full block that is not full, fewer values than
+    # the p95 needs, more than the block took, values out of range or not ints, too many blocks.
+    {'rate_window': [[[0, 5]]] + [[]] * 6},
+    {'rate_window': [[[43, 5]]] + [[]] * 6},
+    {'rate_window': [[[41] + [9] * 9, [1, 5]]] + [[]] * 6},
+    {'rate_window': [[[3, 5, 4]]] + [[]] * 6},
+    {'rate_window': [[[2, 5, 4, 3]]] + [[]] * 6},
+    {'rate_window': [[[2, -1]]] + [[]] * 6},
+    {'rate_window': [[[2, 10 ** 13]]] + [[]] * 6},
+    {'rate_window': [[[2, 1.5]]] + [[]] * 6},
+    {'rate_window': [[[2, True]]] + [[]] * 6},
+    {'rate_window': [[[42, 9], [1, 5]]] + [[]] * 6},
+    {'rate_window': [[[42] + [9] * 9] * 4 + [[1, 5]]] + [[]] * 6},
+    {'rate_window': [[[1, 5]]] + [[]] * 5},
+    {'rate_window': [[[1, 5]], 'x'] + [[]] * 5},
 ])
 def test_a_damaged_cached_rate_state_restarts_that_vm_rates_with_a_warning(damage):
     state = run({}, {'h1': sample(100, signal_vm(delay=0))})[0]
@@ -177,6 +207,7 @@ def test_state_per_vm_stays_small():
     entry = state['h1']['vms'][UUID]
     size = len(json.dumps(entry, separators=(',', ':')))
     window = len(json.dumps(entry['rate_window'], separators=(',', ':')))
-    assert all(len(values) == R.RATE_WINDOW for values in entry['rate_window'].values())
-    assert size < 9000, size
+    # 168 rates, 169 memory readings (the first sample has one): full windows, one just past full.
+    assert set(R.window_sizes(entry['rate_window']).values()) == {R.RATE_WINDOW, R.window_size(R.RATE_WINDOW + 1)}
+    assert size <= 2048, size   # issue 15: controller state per VM <= 2 KB with full windows
     print('bytes per VM entry with a full window: %d (window %d)' % (size, window))

@@ -7,6 +7,7 @@ the model's, are never negative, NaN or infinite, the state is JSON, and the p95
 p95 of the model's window.
 """
 
+import json
 import math
 
 import pytest
@@ -92,8 +93,8 @@ def test_rates_follow_the_model(cycles):
                 assert rates[field] == pytest.approx(value, rel=1e-9), field
         if expected['steal_percent'] is not None:
             steal_window.append(round(expected['steal_percent'], 1))
-        assert entry['rate_window'].get('steal_percent', []) == pytest.approx(steal_window[-R.RATE_WINDOW:], abs=0.051)
-        model_p95 = R.p95(steal_window[-R.RATE_WINDOW:])
+        assert R.window_sizes(entry['rate_window']).get('steal_percent', 0) == R.window_size(len(steal_window))
+        model_p95 = R.p95(steal_window[-R.window_size(len(steal_window)):])
         if model_p95 is None:
             assert entry['p95']['steal_percent'] is None
         else:
@@ -108,3 +109,70 @@ def test_p95_is_the_nearest_rank(values):
     below = sum(1 for v in values if v <= result)
     assert below >= 0.95 * len(values)
     assert sum(1 for v in values if v < result) < 0.95 * len(values)
+
+
+# --- the window's blocks (issue 15) against a reference model: every value, the last window_size ---
+
+def _tenths(value):
+    """Rounded to 0.1, in tenths; just below MAX_RATE stays below it (never rounded up to it)."""
+    return min(int(value * 10.0 + 0.5), int(R.MAX_RATE) * 10 - 1)
+
+
+window_value = st.one_of(st.none(), st.integers(0, 300).map(lambda n: n / 10.0), st.floats(0, 1e6),
+                         st.floats(0, R.MAX_RATE, exclude_max=True))
+
+
+@SETTINGS
+@given(st.lists(st.tuples(window_value, window_value, st.booleans()), min_size=1, max_size=400),
+       st.sampled_from(['random', 'falling', 'rising']))
+def test_the_window_blocks_give_the_p95_of_the_model(cycles, order):
+    if order != 'random':
+        values = sorted((v for v, _o, _j in cycles if v is not None), reverse=order == 'falling')
+        cycles = [(values.pop(0) if v is not None else None, o, j) for v, o, j in cycles]
+    window, model = {}, {'steal_percent': [], 'io_kbps': []}
+    for steal, io, through_json in cycles:
+        window = R.advance(window, {'steal_percent': steal, 'io_kbps': io, 'cpu_percent': None})
+        if through_json:
+            window = json.loads(json.dumps(window, allow_nan=False))
+        for field, value in (('steal_percent', steal), ('io_kbps', io)):
+            if value is not None:
+                model[field].append(_tenths(value))
+        assert R.window_ok(window)
+        sizes = R.window_sizes(window)
+        result = R.percentiles(window)
+        for field, values in model.items():
+            kept = values[-R.window_size(len(values)):]
+            assert sizes[field] == len(kept)
+            assert result[field] == (None if not kept else R.p95(kept) / 10.0)
+        for blocks in window:
+            assert len(blocks) <= R.WINDOW_BLOCKS and all(len(block) <= R.WINDOW_KEEP + 1 for block in blocks)
+        assert result['cpu_percent'] is None
+
+
+@SETTINGS
+@given(st.dictionaries(st.sampled_from(R.WINDOW_FIELDS), st.lists(st.floats(0, 1e9), min_size=1, max_size=R.RATE_WINDOW)))
+def test_a_window_of_the_format_before_the_blocks_reads_with_the_same_p95(old):
+    baseline, window = R.cached_state({'rate_window': old})
+    assert baseline is None and (R.window_ok(window) if old else window == {})
+    result = R.percentiles(window)
+    for field in R.WINDOW_FIELDS:
+        values = [_tenths(v) for v in old.get(field, [])]
+        assert result[field] == (R.p95(values) / 10.0 if values else None)
+
+
+json_value = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(-2, 10 ** 14), st.floats(), st.text(max_size=3)),
+                          lambda inner: st.one_of(st.lists(inner, max_size=12),
+                                                  st.dictionaries(st.sampled_from(R.WINDOW_FIELDS + ('x',)), inner, max_size=3)),
+                          max_leaves=60)
+
+
+@SETTINGS
+@given(json_value)
+def test_any_cached_window_is_refused_or_gives_finite_p95(window):
+    state = R.cached_state({'rate_window': window})
+    if state is None:
+        return
+    result = R.percentiles(state[1])
+    for value in result.values():
+        assert value is None or (math.isfinite(value) and 0 <= value < R.MAX_RATE)
+    json.dumps(R.advance(state[1], dict.fromkeys(R.WINDOW_FIELDS, 1.0)), allow_nan=False)
