@@ -10,7 +10,8 @@ NOW = 1800000000
 GIB = 1024 ** 3
 STOPPED = '''  <domain type="test" xmlns:test="http://libvirt.org/schemas/domain/test/1.0">
     <name>{name}</name><uuid>{uuid}</uuid><memory unit="MiB">2048</memory><vcpu>2</vcpu><os><type>hvm</type></os>
-    <devices><disk type="file" device="disk"><driver name="qemu" type="qcow2"/><source file="/var/lib/libvirt/images/{name}.qcow2"/><target dev="vda" bus="virtio"/></disk></devices>
+    <devices><disk type="file" device="disk"><driver name="qemu" type="qcow2"/>
+      <source file="/var/lib/libvirt/images/{name}.qcow2"/><target dev="vda" bus="virtio"/></disk></devices>
     <test:runstate>5</test:runstate>
   </domain>
 '''
