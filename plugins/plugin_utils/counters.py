@@ -398,8 +398,7 @@ def _update_vm(host, sample_at, vm, known, warnings):
             entry['rates'] = rates = vm_rates.between(before, after, entry['vcpus'])
         else:
             entry['rates'] = rates = vm_rates.no_rates()   # first sight, or another domain instance
-        rates = dict(rates, cpu_percent=entry['cpu_utilization'], memory_used_mb=vm_rates.memory_used_mb(vm))
-        window = vm_rates.advance(window, rates)
+        window = vm_rates.advance(window, rates, entry['cpu_utilization'], vm_rates.memory_used_mb(vm))
     entry['rate_window'] = window
     entry['p95'] = vm_rates.percentiles(window)
     return entry

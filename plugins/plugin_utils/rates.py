@@ -14,13 +14,13 @@
 * ``rate_window``: per WINDOW_FIELDS (a list in that order), the field's window of non-null values,
   rounded to 0.1 and kept in tenths (ints): a list of blocks, oldest first, each
   ``[count, value, ...]``: how many values the block took (WINDOW_BLOCK = 42 but the last, the
-  current one) and, largest first, those of them that can still be the p95 (at most WINDOW_KEEP = 9).
+  current one) and those of them that can still be the p95 (at most WINDOW_KEEP = 9, in no set order).
   Up to RATE_WINDOW (168) values the window holds them all; from then on the oldest block leaves
   whole when a new one starts, so it holds the last 127 to 168 values. The p95 is exact for the
   values it holds: the nearest-rank p95 of n <= 168 values is at most the 9th largest, which is
   always among the kept values (a value leaves a block only when 9 values at least as large are
   in the same block or in newer ones, which stay as long). A full window costs at most 4 x 10 ints
-  per field, about 700 bytes of JSON for the 7 fields (5.9 KB as 168 values each).
+  per field (test_rates' full windows: 350 bytes of JSON for the 7 fields; 5.9 KB as 168 values each).
 * ``p95``: per WINDOW_FIELDS, the nearest-rank 95th percentile of its window; null for an empty one.
 
 A cached window of the format before the blocks (field -> list of values) is read as blocks, with the
@@ -230,14 +230,15 @@ def _pruned(blocks):
 
 
 def _appended(blocks, value):
-    """A field's blocks with one more value (tenths); new lists, ``blocks`` is not changed."""
+    """A field's blocks with one more value (tenths); new lists, ``blocks`` is not changed. (advance
+    has the usual case inline.)"""
     if blocks:
         last = blocks[-1]
         count = last[0]
         if count < WINDOW_BLOCK:
             kept = last[1:]
             kept.append(value)
-            if len(kept) > 1:
+            if len(kept) > WINDOW_KEEP:
                 kept.sort(reverse=True)
                 del kept[WINDOW_KEEP:]
             blocks = blocks[:-1]
@@ -252,23 +253,60 @@ def _appended(blocks, value):
     return [[1, value]]
 
 
-def advance(window, values):
-    """The window with this cycle's non-null ``values`` (WINDOW_FIELDS -> number or None) appended;
-    a new list, ``window`` (a checked window, or {} / None for none) is not changed."""
-    new = list(window) if window else [[] for _field in WINDOW_FIELDS]
+# The fields of WINDOW_FIELDS that are rates, with their index there.
+_RATE_INDEXES = tuple((index, field) for index, field in enumerate(WINDOW_FIELDS) if field in RATE_FIELDS)
+_CPU_INDEX, _MEMORY_INDEX = WINDOW_FIELDS.index('cpu_percent'), WINDOW_FIELDS.index('memory_used_mb')
+
+
+def advance(window, values, cpu_percent=None, memory_used_mb=None):
+    """The window with this cycle's non-null ``values`` (WINDOW_FIELDS -> number or None; or this
+    cycle's rates, with ``cpu_percent`` and ``memory_used_mb`` apart) appended; a new list,
+    ``window`` (a checked window, or {} / None for none) is not changed. Runs once per VM per cycle."""
+    new = list(window) if window else [[], [], [], [], [], [], []]
     get = values.get
-    for index, field in enumerate(WINDOW_FIELDS):
+    if cpu_percent is None:
+        cpu_percent = get('cpu_percent')
+    if memory_used_mb is None:
+        memory_used_mb = get('memory_used_mb')
+    for index, value in ((_CPU_INDEX, cpu_percent), (_MEMORY_INDEX, memory_used_mb)):
+        if value is not None:
+            value = _fixed(value)
+            if value is not None:
+                new[index] = _appended(new[index], value)
+    for index, field in _RATE_INDEXES:
         value = get(field)
         if value is None:
             continue
-        value = _fixed(value)
-        if value is not None:
-            new[index] = _appended(new[index], value)
+        if value.__class__ is float and 0 <= value < MAX_RATE:
+            value = int(value * 10.0 + 0.5)
+            if value >= _MAX_FIXED:
+                value = _MAX_FIXED - 1
+        else:
+            value = _fixed(value)
+            if value is None:
+                continue
+        blocks = new[index]
+        if blocks:
+            last = blocks[-1]
+            count = last[0] + 1
+            if count < WINDOW_BLOCK:
+                # The usual case: one more value in the current block (in the order they came until
+                # there are more than WINDOW_KEEP, then the largest).
+                kept = last + [value]
+                kept[0] = count
+                if len(kept) > WINDOW_KEEP + 1:
+                    kept = [count] + sorted(kept[1:], reverse=True)[:WINDOW_KEEP]
+                blocks = blocks[:-1]
+                blocks.append(kept)
+                new[index] = blocks
+                continue
+        new[index] = _appended(blocks, value)
     return new
 
 
 _NO_PERCENTILES = dict.fromkeys(WINDOW_FIELDS)
 _N_FIELDS = len(WINDOW_FIELDS)
+assert _N_FIELDS == 7   # (advance's empty window)
 
 
 def percentiles(window):
