@@ -47,8 +47,9 @@ description:
   - C(last_seen) is never before C(first_seen), also when a host's clock goes back.
   - Per VM, C(rates) are this cycle's contention and I/O rates between two samples of the same domain
     instance (C(steal_percent), disk latencies in ms, IOPS, KiB/s, swap KiB/s; null where a signal is
-    missing, on a reset, or on first sight, never 0 for unknown), C(rate_window) keeps the last 168 of
-    each of C(p95)'s fields, and C(p95) is their nearest-rank 95th percentile. See the reference.
+    missing, on a reset, or on first sight, never 0 for unknown), C(rate_window) keeps the last 127 to 168
+    of each of C(p95)'s fields (in blocks of 42, only the values that can still be the p95), and C(p95)
+    is their nearest-rank 95th percentile. See the reference.
 options:
   _input:
     description:
