@@ -72,8 +72,18 @@ options:
         C(hypervisor_stats_now)). Omitted, each host's own C(collected_at) is used. Meant for replaying
         simulated days in tests and demos.
     type: float
+  partial:
+    description:
+      - This run samples part of the hypervisors (a slice of a sliced job, a run with C(--limit)). A VM this
+        run has not seen before may be known to a host of another slice, so its first reading is kept under
+        its host's C(first_sights) for P(hypervisor.stats.reconcile_counters#filter) to count (whole, when
+        another host knew the VM earlier, as an unsliced run does) or drop.
+    type: bool
+    default: false
 seealso:
   - plugin: hypervisor.stats.cluster_totals
+    plugin_type: filter
+  - plugin: hypervisor.stats.reconcile_counters
     plugin_type: filter
 author:
   - hypervisor.stats contributors
@@ -105,7 +115,8 @@ _value:
       and per device a list of counters; internal, kept compact for the fact cache).
     - A UUID may be under two hosts (see the description); its totals are the sum of both entries.
     - A host may have C(moved), UUID -> baseline of domains whose entries were added into another host's
-      (internal, see the description).
+      (internal, see the description), and C(first_sights), UUID -> baseline of the VMs a O(partial) run saw
+      first (internal, until P(hypervisor.stats.reconcile_counters#filter) resolves them).
   type: dict
 '''
 
@@ -116,11 +127,11 @@ from ansible_collections.hypervisor.stats.plugins.module_utils.schema import DEF
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.counters import AccumulateError, accumulate
 
 
-def accumulate_filter(previous, samples, retention_seconds=DEFAULT_RETENTION_SECONDS, now=None):
+def accumulate_filter(previous, samples, retention_seconds=DEFAULT_RETENTION_SECONDS, now=None, partial=False):
     if isinstance(retention_seconds, str) and retention_seconds.strip().isdigit():
         retention_seconds = int(retention_seconds)
     try:
-        state, warnings = accumulate(previous, samples, retention_seconds, now=now)
+        state, warnings = accumulate(previous, samples, retention_seconds, now=now, partial=bool(partial))
     except AccumulateError as exc:
         raise AnsibleFilterError('hypervisor.stats.accumulate: %s' % exc)
     display = Display()

@@ -25,6 +25,11 @@ that host's entry is added into the entry of the first host (in name order) that
 has the UUID this cycle, and its baseline stays behind under the host's ``moved``
 (until the retention ends), so that the same domain turning up there again counts
 only its growth since.
+
+A slice of a sliced collection sees only its own hosts (``partial``): a VM that moved from a host of
+another slice is gone there and new here, and its first reading is kept under the host's
+``first_sights``. ``reconcile``, run on every host's state by the totals run, then does what one
+unsliced run would have done with the same samples.
 """
 
 import gc
@@ -51,6 +56,8 @@ _GETTERS = dict((group, itemgetter(*[counter for counter, _total, _divisor in fi
 _BASELINE_KEYS = ('host', 'domain_id', 'collected_at', 'cpu_time_ns', 'disks', 'nics')
 _EMPTY = {}
 _NO_RATES = vm_rates.no_rates()
+# A host's baselines of VMs first seen by a run that sampled part of the hypervisors (``partial``).
+FIRST_SIGHTS = 'first_sights'
 _number = is_number
 
 
@@ -237,15 +244,35 @@ def _clean_moved(host, moved, warnings, dropped):
                         'cycle only set a baseline' % host)
         dropped.add(host)
         return {}
-    kept = {}
-    for uuid, baseline in moved.items():
+    kept, damaged = _clean_baselines(host, moved)
+    for uuid in damaged:
+        warnings.append('previous baseline of VM %s, moved from host %s, is malformed; dropped' % (uuid, host))
+        dropped.add((host, uuid))
+    return kept
+
+
+def _clean_first_sights(host, sights, warnings):
+    """The checked first-sight baselines of a host (see ``reconcile``); a damaged one is dropped, so
+    that VM's first reading is never counted (an undercount, never a double count)."""
+    if not isinstance(sights, dict):
+        warnings.append('previous counters of host %s have a malformed "first_sights"; dropped' % host)
+        return {}
+    kept, damaged = _clean_baselines(host, sights)
+    for uuid in damaged:
+        warnings.append('previous first-sight baseline of VM %s on host %s is malformed; dropped' % (uuid, host))
+    return kept
+
+
+def _clean_baselines(host, baselines):
+    """({uuid: baseline} of the sound ones, [the other uuids])."""
+    kept, damaged = {}, []
+    for uuid, baseline in baselines.items():
         if isinstance(uuid, str) and isinstance(baseline, dict) and len(baseline) == len(_BASELINE_KEYS) \
                 and _baseline_ok(baseline, host):
             kept[uuid] = baseline
         else:
-            warnings.append('previous baseline of VM %s, moved from host %s, is malformed; dropped' % (uuid, host))
-            dropped.add((host, uuid))
-    return kept
+            damaged.append(uuid)
+    return kept, damaged
 
 
 def clean_previous(previous, samples, warnings, dropped=None):
@@ -307,8 +334,10 @@ def clean_previous(previous, samples, warnings, dropped=None):
             vms[uuid] = carried
         moved = entry.get('moved')
         moved = {} if moved is None else _clean_moved(host, moved, warnings, dropped)
+        sights = entry.get(FIRST_SIGHTS)
+        sights = {} if sights is None else _clean_first_sights(host, sights, warnings)
         cleaned[host] = {'hypervisor_hostname': _text(entry.get('hypervisor_hostname')), 'uri': _text(entry.get('uri')),
-                         'collected_at': entry['collected_at'], 'vms': vms, 'moved': moved}
+                         'collected_at': entry['collected_at'], 'vms': vms, 'moved': moved, FIRST_SIGHTS: sights}
     return cleaned
 
 
@@ -467,10 +496,7 @@ def _update_counters(host, sample_at, vm, known, warnings):
     same_instance = domain_id is not None and domain_id == baseline['domain_id'] and baseline['host'] == host
     if not same_instance:
         # Rebooted, migrated, or a second domain with this UUID: its counters started with it.
-        if cpu is not None:
-            cumulative['cpu_time_ns'] += cpu
-        _add_devices(cumulative, 'disks', new_baseline['disks'], None, False)
-        _add_devices(cumulative, 'nics', new_baseline['nics'], None, False)
+        _count_whole(cumulative, new_baseline)
         return entry
     # An older reading of this instance replayed: a counter lower than its baseline is no reset.
     stale = sample_at <= before_at
@@ -504,7 +530,7 @@ def _placement(samples):
     return where, also
 
 
-def accumulate(previous, samples, retention_seconds=DEFAULT_RETENTION_SECONDS, now=None):
+def accumulate(previous, samples, retention_seconds=DEFAULT_RETENTION_SECONDS, now=None, partial=False):
     """Return ``(state, warnings)``: the new per-host counters and what was wrong with the inputs.
 
     ``samples``: host -> ``vm_stats`` facts of this cycle. ``previous``: the state
@@ -512,7 +538,9 @@ def accumulate(previous, samples, retention_seconds=DEFAULT_RETENTION_SECONDS, n
     ``samples`` keep their entries, except for VMs that turned up on a sampled
     host this cycle: those move, so that no VM is counted twice. ``now`` (epoch
     seconds; ``hypervisor_stats_now``) stands for every sample's ``collected_at``:
-    the cycle's one timestamp when simulated days are replayed.
+    the cycle's one timestamp when simulated days are replayed. ``partial``: this run samples part
+    of the hypervisors (a slice): a VM first seen here may be known to another slice, so its first
+    reading is kept under the host's ``first_sights`` for ``reconcile`` to count or drop.
     """
     if now is not None:
         if not is_bounded_number(now) or isinstance(now, bool) or now < 0:
@@ -525,7 +553,7 @@ def accumulate(previous, samples, retention_seconds=DEFAULT_RETENTION_SECONDS, n
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _accumulate(previous, samples, retention_seconds)
+        return _accumulate(previous, samples, retention_seconds, partial)
     finally:
         if collecting:
             gc.enable()
@@ -559,7 +587,7 @@ def _absorb(entry, others):
     return entry
 
 
-def _accumulate(previous, samples, retention_seconds):
+def _accumulate(previous, samples, retention_seconds, partial):
     retention_seconds = check_retention(retention_seconds)
     if not isinstance(samples, dict):
         raise AccumulateError('samples must be a dict of host -> vm_stats facts, got %s' % type(samples).__name__)
@@ -597,11 +625,8 @@ def _accumulate(previous, samples, retention_seconds):
             vms = entry['vms']
             if leaving:
                 vms = dict((uuid, vm) for uuid, vm in vms.items() if uuid not in where)
-            state[host] = dict(entry, vms=vms)
-            if not moved:
-                del state[host]['moved']
-            else:
-                state[host]['moved'] = moved
+            state[host] = _host_entry(dict(entry, vms=vms), moved, dict(
+                (uuid, baseline) for uuid, baseline in entry[FIRST_SIGHTS].items() if uuid in vms))
 
     every = None   # all UUIDs of the previous state, built when first needed
     for host in sorted(samples):
@@ -610,6 +635,8 @@ def _accumulate(previous, samples, retention_seconds):
         old = previous.get(host)
         old_vms = old['vms'] if old is not None else _EMPTY
         moved = moved_from.get(host, _EMPTY)
+        sights = old[FIRST_SIGHTS] if old is not None else _EMPTY
+        first_sights = {}
         vms = {}
         for uuid, vm in sample['vms'].items():
             known = old_vms.get(uuid)
@@ -636,6 +663,10 @@ def _accumulate(previous, samples, retention_seconds):
                         known = _fresh(sample_at, _other_domain(host, sample_at))
                     known = _absorb(known, others)
             vms[uuid] = _update_vm(host, sample_at, vm, known, warnings)
+            if partial and known is None and vms[uuid]['baseline']['collected_at'] is not None \
+                    and (host, uuid) not in dropped and host not in dropped:
+                # Unknown to this slice, maybe not to another: reconcile counts or drops this reading.
+                first_sights[uuid] = vms[uuid]['baseline']
         # VMs this host had that are no longer anywhere: kept as gone until the retention ends.
         if old is not None:
             for uuid, vm in old_vms.items():
@@ -644,16 +675,103 @@ def _accumulate(previous, samples, retention_seconds):
                 if sample_at - vm['last_seen'] > retention_seconds:
                     continue
                 vms[uuid] = dict(vm, state=GONE, cpu_utilization=None, rates=vm_rates.no_rates())
-        state[host] = {
-            'hypervisor_hostname': sample.get('hypervisor_hostname'),
-            'uri': sample.get('uri'),
-            'collected_at': sample_at,
-            'vms': vms,
-        }
         # Kept until the retention ends; an unmeasured one only until the host is sampled without the domain.
         moved = dict((uuid, baseline) for uuid, baseline in moved.items()
                      if uuid not in vms and baseline['collected_at'] is not None
                      and sample_at - baseline['collected_at'] <= retention_seconds)
-        if moved:
-            state[host]['moved'] = moved
+        sights = dict((uuid, baseline) for uuid, baseline in sights.items()
+                      if uuid in vms and sample_at - baseline['collected_at'] <= retention_seconds)
+        sights.update(first_sights)
+        state[host] = _host_entry({
+            'hypervisor_hostname': sample.get('hypervisor_hostname'),
+            'uri': sample.get('uri'),
+            'collected_at': sample_at,
+            'vms': vms,
+        }, moved, sights)
     return state, warnings
+
+
+def _host_entry(entry, moved, sights):
+    """A host's new entry, with its ``moved`` and ``first_sights`` only when they hold something."""
+    entry.pop('moved', None)
+    entry.pop(FIRST_SIGHTS, None)
+    if moved:
+        entry['moved'] = moved
+    if sights:
+        entry[FIRST_SIGHTS] = sights
+    return entry
+
+
+# --- sliced runs -------------------------------------------------------------------------------------
+
+
+def reconcile(state):
+    """Return ``(changed, warnings)``: what one unsliced run would have done with a VM that moved
+    between hosts that different slices sample, applied to the state every slice left in the cache.
+
+    A slice sees only its own hosts, so a VM that left a host of another slice is, for it, a new VM:
+    its first reading sets a baseline (kept under ``first_sights``), and the old host's slice marks
+    its entry gone. Here, with every host's entry at hand (the totals run, which no slice runs beside):
+
+    * a first sight of a VM that another host's entry knew earlier counts whole (an unsliced run
+      counts a known VM's new domain whole: its counters started with it); any other first sight
+      was a new VM, and its baseline is dropped;
+    * gone entries of a VM that runs on another host are added into the running entry of the first
+      such host in name order, and their baselines stay behind under their hosts' ``moved``: the
+      same domain found there again counts only its growth since.
+
+    ``changed``: host -> new entry, for the hosts whose entry changed (only those are written back).
+    """
+    warnings = []
+    if not isinstance(state, dict):
+        raise AccumulateError('counters must be a dict of host -> accumulate entries, got %s' % type(state).__name__)
+    places = {}
+    involved = set()
+    for host, entry in state.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get('vms'), dict):
+            continue
+        for uuid in entry['vms']:
+            places.setdefault(uuid, []).append(host)
+        if FIRST_SIGHTS in entry:
+            involved.add(host)
+    uuids = set(uuid for uuid, hosts in places.items() if len(hosts) > 1)
+    for hosts in (places[uuid] for uuid in uuids):
+        involved.update(hosts)
+    if not involved:
+        return {}, warnings
+    # Only the hosts that may change are checked (and then written whole, as accumulate writes them).
+    entries = clean_previous(dict((host, state[host]) for host in involved), {}, warnings)
+    for host in entries:
+        for uuid in entries[host][FIRST_SIGHTS]:
+            uuids.add(uuid)
+    # Every first sight is resolved here: a host that had any (sound or not) is written back without them.
+    changed = set(host for host in entries if FIRST_SIGHTS in state[host])
+    for uuid in sorted(uuids, key=str):
+        holders = sorted(host for host in entries if uuid in entries[host]['vms'])
+        for host in holders:
+            baseline = entries[host][FIRST_SIGHTS].pop(uuid, None)
+            if baseline is None:
+                continue
+            vm = entries[host]['vms'][uuid]
+            if any(entries[other]['vms'][uuid]['first_seen'] < vm['first_seen'] for other in holders if other != host):
+                vm = entries[host]['vms'][uuid] = dict(vm, cumulative=vm['cumulative'].copy())
+                _count_whole(vm['cumulative'], baseline)
+        running = [host for host in holders if entries[host]['vms'][uuid].get('state') != GONE]
+        left = [host for host in holders if entries[host]['vms'][uuid].get('state') == GONE]
+        if not running or not left:
+            continue
+        into = running[0]
+        entries[into]['vms'][uuid] = _absorb(entries[into]['vms'][uuid], [entries[host]['vms'][uuid] for host in left])
+        changed.add(into)
+        for host in left:
+            entries[host]['moved'][uuid] = entries[host]['vms'].pop(uuid)['baseline']
+            changed.add(host)
+    return dict((host, _host_entry(entries[host], entries[host]['moved'], None)) for host in sorted(changed)), warnings
+
+
+def _count_whole(cumulative, baseline):
+    """Add a domain's raw counters whole (a domain that started since: all of it is new)."""
+    if baseline['cpu_time_ns'] is not None:
+        cumulative['cpu_time_ns'] += baseline['cpu_time_ns']
+    _add_devices(cumulative, 'disks', baseline['disks'], None, False)
+    _add_devices(cumulative, 'nics', baseline['nics'], None, False)

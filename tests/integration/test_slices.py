@@ -80,23 +80,66 @@ def test_totals_run_contacts_no_hypervisor(tmp_path):
     assert comparable(cluster.cluster()['totals']) == comparable(expected)
 
 
-@pytest.mark.parametrize('repeat', range(2))
-def test_concurrent_slices_on_redis_lose_no_update(tmp_path, redis_server, repeat):
-    hosts = nodes(12, vms_per_host=1)
+def concurrent_slices(cluster, count, **extra):
+    outputs, threads = [], []
+    for part in slices_of(cluster.nodes, count):
+        threads.append(threading.Thread(target=lambda p=part: outputs.append(
+            run(cluster, os.path.join(ROOT, 'playbooks', 'collect.yml'), limit=p, **extra))))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(outputs) == count, 'a slice failed (its assertion is above)'
+
+
+def holders(cluster, uuid):
+    return [host for host in cluster.nodes if uuid in cluster.counters(host)['vms']]
+
+
+def test_concurrent_slices_on_redis_lose_no_update(tmp_path, redis_server):
+    hosts = nodes(16, vms_per_host=1)
     cluster = Cluster(tmp_path, hosts, cache='redis', redis=redis_server, store_host='store')
     cluster.write()
-    for _cycle in range(2):
-        outputs, threads = [], []
-        for part in slices_of(hosts, 4):
-            threads.append(threading.Thread(target=lambda p=part: outputs.append(
-                run(cluster, os.path.join(ROOT, 'playbooks', 'collect.yml'), limit=p))))
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert len(outputs) == 4
-    for host, vms in hosts.items():
-        entry = cluster.counters(host)
-        assert set(entry['vms']) == set(uuid_of(v) for v in vms), host
-    run(cluster, TOTALS)
-    assert cluster.cluster()['totals']['count'] == 12 and cluster.cluster()['totals']['running_vms'] == 12
+    for repeat in range(5):
+        now = NOW + 60 * repeat
+        concurrent_slices(cluster, 4, hypervisor_stats_now=now)
+        for host, vms in hosts.items():   # every slice wrote every one of its hosts, this time
+            entry = cluster.counters(host)
+            assert entry['collected_at'] == now and set(entry['vms']) == set(uuid_of(v) for v in vms), (repeat, host)
+    run(cluster, TOTALS, hypervisor_stats_now=now)
+    assert cluster.cluster()['totals']['count'] == 16 and cluster.cluster()['totals']['running_vms'] == 16
+
+
+def test_vms_moved_between_slices_keep_their_totals_and_count_once(tmp_path, redis_server):
+    hosts = nodes(16, vms_per_host=1)
+    cluster = Cluster(tmp_path, hosts, cache='redis', redis=redis_server, store_host='store')
+    cluster.write()
+    concurrent_slices(cluster, 4, hypervisor_stats_now=NOW)
+    run(cluster, TOTALS, hypervisor_stats_now=NOW)
+    # hv000 and hv001, hv002 and hv007 are in different slices (names[i::4]): their VMs move across.
+    moves = [(source, target, hosts[source][0]) for source, target in (('hv000', 'hv001'), ('hv002', 'hv007'))]
+    before = dict((name, cluster.vm(source, name)) for source, _target, name in moves)
+    for source, target, name in moves:
+        cluster.nodes[source].remove(name)
+        cluster.nodes[target].append(name)
+    cluster.write()
+    concurrent_slices(cluster, 4, hypervisor_stats_now=NOW + 60)
+    for source, target, name in moves:   # each slice alone: gone from one host, a first sight on the other
+        assert cluster.vm(source, name)['state'] == 'gone'
+        assert uuid_of(name) in cluster.counters(target)['first_sights']
+    run(cluster, TOTALS, hypervisor_stats_now=NOW + 60)
+    for source, target, name in moves:
+        assert holders(cluster, uuid_of(name)) == [target], 'counted once, under its new host'
+        assert uuid_of(name) in cluster.counters(source)['moved']
+        assert 'first_sights' not in cluster.counters(target)
+        joined, old = cluster.vm(target, name), before[name]
+        assert joined['first_seen'] == old['first_seen'] == NOW
+        for counter, value in old['cumulative'].items():   # its totals kept: none went down
+            assert joined['cumulative'][counter] >= value, (name, counter)
+    # The next cycle goes on from there, and the totals run has nothing left to join.
+    concurrent_slices(cluster, 4, hypervisor_stats_now=NOW + 120)
+    run(cluster, TOTALS, hypervisor_stats_now=NOW + 120)
+    for source, target, name in moves:
+        assert holders(cluster, uuid_of(name)) == [target]
+        assert cluster.vm(target, name)['last_seen'] == NOW + 120
+    assert cluster.cluster()['totals']['running_vms'] == 16
