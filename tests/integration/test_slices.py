@@ -58,8 +58,10 @@ def test_limit_slices_store_no_cluster_and_totals_equal_one_unsliced_run(tmp_pat
     for part in slices_of(hosts, 2):
         run(sliced, os.path.join(ROOT, 'playbooks', 'collect.yml'), limit=part)
         assert 'hypervisor_stats_cluster' not in sliced.facts('localhost'), 'a slice must not store partial sums'
-    for host, vms in hosts.items():   # every slice accumulated its own hosts
+    for host, vms in hosts.items():   # every slice accumulated its own hosts, and folded their history
         assert set(sliced.counters(host)['vms']) == set(uuid_of(v) for v in vms)
+        series = sliced.facts(host)['hypervisor_stats_host_history']
+        assert series['raw']['t'] == whole.facts(host)['hypervisor_stats_host_history']['raw']['t'] == str(NOW), host
     run(sliced, TOTALS)
     stored = sliced.cluster()
     assert stored['source'] == 'totals' and stored['hosts_missed'] == []
