@@ -10,7 +10,7 @@ from html import escape
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_text import (
     RESOURCE_DISPLAY, TABLE_RESOURCES, TOP_KINDS, amount, failover_verdict, fits_after_text, fits_rows, forecast_rows,
     forecast_title, ordered_hosts, planned_lines, problem_text, reclaimable_fits_text, reclaimable_rows,
-    reclaimable_title, reclaimable_vm_rows, steal_rows, summary_text, top_rows, top_title, utc_text)
+    reclaimable_title, reclaimable_vm_rows, shared_storage_texts, steal_rows, summary_text, top_rows, top_title, utc_text)
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_chart import render_charts
 
 CSS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'report.css')
@@ -178,6 +178,10 @@ def _reclaimable_section(doc):
     return ''.join(parts)
 
 
+def _shared_note(cluster):
+    return ''.join('<p class="note shared">%s</p>' % _h(text) for text in shared_storage_texts(cluster))
+
+
 def render_html(doc):
     """One self-contained page: inline CSS and static SVG, no script and nothing fetched."""
     cluster, failover = doc['cluster'], doc.get('failover')
@@ -190,8 +194,8 @@ def render_html(doc):
         out.append('<section class="problems" id="problems"><h2>Hosts with problems</h2><ul>%s</ul></section>'
                    % ''.join('<li>%s</li>' % _h(problem_text(p)) for p in doc['problems']))
     if cluster['inventory']:
-        out.append('<h2>Cluster headroom</h2><section class="panel" id="cluster">%s%s</section>' % (
-            _cards(cluster), _failover_note(doc, failover['cluster']) if failover else ''))
+        out.append('<h2>Cluster headroom</h2><section class="panel" id="cluster">%s%s%s</section>' % (
+            _cards(cluster), _failover_note(doc, failover['cluster']) if failover else '', _shared_note(cluster)))
     if cluster['groups']:
         entries = [(group, _failover_note(doc, failover['groups'].get(group)) if failover else '',
                     totals['running_vms'], totals['inventory']) for group, totals in cluster['groups'].items()]

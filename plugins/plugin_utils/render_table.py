@@ -9,7 +9,7 @@ import unicodedata
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_text import (
     TABLE_RESOURCES, TOP_KINDS, amount, failover_rows, failover_verdict, fits_after_text, fits_rows, forecast_rows,
     forecast_title, ordered_hosts, planned_lines, problem_text, reclaimable_fits_text, reclaimable_rows,
-    reclaimable_title, reclaimable_vm_rows, steal_rows, summary_text, top_rows, top_title, utc_text)
+    reclaimable_title, reclaimable_vm_rows, shared_storage_texts, steal_rows, summary_text, top_rows, top_title, utc_text)
 
 HEADROOM_UNITS = {'VCPU': 'vCPUs', 'MEMORY_MB': 'GiB RAM', 'DISK_GB': 'GiB disk'}
 
@@ -202,6 +202,8 @@ def render_table(doc, width=80):
         free = ', '.join('%s %s' % (amount(rc, inventory[rc]['free']), HEADROOM_UNITS[rc])
                          for rc in TABLE_RESOURCES if rc in inventory)
         lines += [''] + textwrap.wrap('Headroom: %s free in the cluster.' % free, width)
+    for text in shared_storage_texts(doc['cluster']):
+        lines += textwrap.wrap(text, width)
     lines += _fits_table(doc, width)
     lines += _failover_lines(doc, width)
     lines += _forecast_lines(doc, width)

@@ -34,6 +34,13 @@ def amount(rc, value):
     return '%d' % value if value == int(value) else '%.1f' % value
 
 
+def shared_storage_texts(cluster):
+    """A sentence per shared storage: which hosts see it, and that it is counted once."""
+    return ['Shared storage %s, seen by %s, counted once: %s GiB disk, %s free.' % (
+        sid, ', '.join(shared['hosts']), amount('DISK_GB', shared['DISK_GB']['capacity']),
+        amount('DISK_GB', shared['DISK_GB']['free'])) for sid, shared in sorted(cluster.get('shared_storage', {}).items())]
+
+
 def kib_text(kib):
     """1536 -> '1.5 MiB'; binary units, as libvirt counts."""
     if kib is None:

@@ -185,7 +185,16 @@ def _cluster(inputs, expression, group_by):
     cluster['group_by'] = group_by
     cluster['groups'] = dict((str(g), _totals_section(v)) for g, v in sorted(groups.items(), key=lambda i: str(i[0])))
     cluster['fits'] = _fits(data)
+    cluster['shared_storage'] = _shared_storage(data.get('shared_storage'))
     return cluster, expression, _failover(data.get('failover'))
+
+
+def _shared_storage(section):
+    """shared_id -> the hosts that see it, whose figures were used, and its DISK_GB record, counted once."""
+    return dict((str(sid), {'hosts': _names(_dict(record).get('hosts')),
+                            'figures_from': _dict(record).get('figures_from') and str(record['figures_from']),
+                            'DISK_GB': _inventory_record(_dict(record).get('DISK_GB'))})
+                for sid, record in _by_name(section))
 
 
 def _vm_entry(uuid, host):

@@ -31,3 +31,15 @@ def test_report_shows_the_stored_cluster_totals_with_shared_storage_once():
     assert cluster['inventory']['DISK_GB']['free'] == 1220
     assert cluster['groups']['east']['local_gb'] == 1000
     assert cluster['fits']['f']['total'] == 12
+
+
+def test_the_table_and_the_page_name_each_shared_storage_its_hosts_and_its_single_count():
+    from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_html import render_html
+    from ansible_collections.hypervisor.stats.plugins.plugin_utils.render_table import render_table
+    facts = hosts()
+    doc = build_report(inputs_with(facts, cluster=cluster_totals(facts)), NOW)
+    shared = doc['cluster']['shared_storage'][NFS]
+    assert shared['hosts'] == ['h1', 'h2', 'h3'] and shared['DISK_GB']['capacity'] == 1000
+    sentence = 'Shared storage %s, seen by h1, h2, h3, counted once: 1000 GiB disk, 820 free.' % NFS
+    assert sentence in ' '.join(render_table(doc, width=200).split())
+    assert sentence in render_html(doc)
