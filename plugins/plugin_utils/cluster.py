@@ -234,7 +234,7 @@ def _add_disk(totals, values, record):
                 summed[field] += record[field]
 
 
-def _shared_fits(sharers, record, flavor):
+def shared_fits(sharers, record, flavor):
     """Instances of ``flavor`` the hosts sharing one storage hold together: each host's fits by its other
     resources, summed, and no more than the shared storage's free space holds once."""
     no_disk = dict(flavor, disk_gb=0)
@@ -296,7 +296,7 @@ def cluster_totals(hosts, group_by=None, flavors=None, warnings=None, failures=0
 
     Hosts with the same ``shared_id`` see one shared storage: its disk figures (``DISK_FIELDS`` and
     ``inventory.DISK_GB``) are counted once, in the cluster and in each group it appears in (``merge_shared``
-    says whose figures win), and their disk fits come from its free space once (``_shared_fits``);
+    says whose figures win), and their disk fits come from its free space once (``shared_fits``);
     ``shared_storage`` lists each shared_id's hosts, whose figures were used and the merged DISK_GB record.
     """
     if warnings is None:
@@ -368,13 +368,13 @@ def cluster_totals(hosts, group_by=None, flavors=None, warnings=None, failures=0
             'hosts': [item[0] for item in sharers], 'figures_from': winner, 'DISK_GB': record}
         if flavors is not None:
             for flavor_name, flavor in flavors.items():
-                totals['fits'][flavor_name] += _shared_fits(sharers, record, flavor)
+                totals['fits'][flavor_name] += shared_fits(sharers, record, flavor)
     for (key, sid), sharers in sorted(group_shared.items(), key=lambda item: (str(item[0][0]), item[0][1])):
         _winner, values, record = merge_shared(sharers)
         _add_disk(groups[key], values, record)
         if flavors is not None:
             for flavor_name, flavor in flavors.items():
-                groups[key]['fits'][flavor_name] += _shared_fits(sharers, record, flavor)
+                groups[key]['fits'][flavor_name] += shared_fits(sharers, record, flavor)
     if failed:
         names = [name for name, _error in failed]
         where = 'host %s' % names[0] if len(names) == 1 else '%d hosts (%s)' % (

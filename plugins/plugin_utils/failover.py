@@ -10,6 +10,11 @@ packing that exists, so ``survives: false`` means "no placement found", but ever
 on a placement that fits. See docs/failover.md for the model, the choice of the worst hosts and
 the limits.
 
+A group whose hosts all keep their instances on one shared storage (one ``shared_id``) loses no
+disk with a host: its VMs' disks stay where they are and are evacuated with them, as Nova evacuates
+on shared storage. Their re-placement then claims no DISK_GB, and the group's disk headroom and
+disk fits after the loss are the shared storage's free space, once (``cluster.merge_shared``).
+
 Speed: a group's hosts' room per class sits in a max-tree (``_RoomTree``), so the first host
 with room for a VM is found in about log(n) steps instead of a scan; each loss scenario masks
 the lost hosts in the tree and undoes its own placements afterwards, so the tree is built once
@@ -23,7 +28,8 @@ from itertools import combinations
 
 from ansible_collections.hypervisor.stats.plugins.module_utils.schema import RESOURCE_CLASSES, is_bounded_number, is_number
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.cluster import (
-    ClusterError, _host_name, check_flavors, compile_group_by, group_of, host_fits, is_host_facts)
+    ClusterError, _host_name, check_flavors, compile_group_by, group_of, host_fits, is_host_facts, merge_shared,
+    shared_fits, shared_id_of)
 
 # Most simultaneous host failures asked for; beyond it no cluster plans, and the greedy's cost grows with k^2.
 MAX_FAILURES = 64
@@ -168,6 +174,7 @@ class _Group(object):
             self.max_unit.append(max_unit)
         self.free_sum = [sum(row[r] for row in self.free) for r in range(width)]
         self.tree = _RoomTree(self.room, width)
+        self.pool = self._shared_pool(members, index)
 
         # Each known host's VMs as (order, demand, host, uuid, name, the tree's checks), sorted once:
         # largest dominant share first.
@@ -178,12 +185,27 @@ class _Group(object):
                 continue
             vms = []
             for uuid, name, pairs in host:
-                demand = tuple([(index[rc], amount) for rc, amount in pairs])
+                demand = tuple([(index[rc], amount) for rc, amount in pairs
+                                if self.pool is None or rc != 'DISK_GB'])
                 vms.append(((-self._share(demand), i, uuid), demand, i, uuid, name, self.tree.checks(demand)))
             vms.sort()
             self.vms.append(vms)
         self.known = [i for i, vms in enumerate(self.vms) if vms is not None]
         self.unknown = [self.names[i] for i, vms in enumerate(self.vms) if vms is None]
+
+    @staticmethod
+    def _shared_pool(members, index):
+        """The DISK_GB record of the one shared storage every host of the group keeps its instances on
+        (counted once), or None: hosts on local or on different storages, or a host without the record."""
+        sids = set(shared_id_of(facts) for _name, facts in members)
+        if len(sids) != 1 or None in sids or 'DISK_GB' not in index:
+            return None
+        records = [(facts.get('inventory') or {}).get('DISK_GB') for _name, facts in members]
+        if not all(isinstance(record, dict) and _record_fields(record) for record in records):
+            return None
+        _winner, _values, record = merge_shared([(name, facts, ({}, record))
+                                                 for (name, facts), record in zip(members, records)])
+        return record if _record_fields(record) else None
 
     def _share(self, demand):
         """The dominant share: the largest fraction of the group's capacity of a class the demand takes."""
@@ -191,8 +213,12 @@ class _Group(object):
         return max([amount / capacity[r] if capacity[r] > 0 else math.inf for r, amount in demand], default=0.0)
 
     def _headroom(self, lost, placed):
-        """Free per class summed over the survivors, after ``placed`` (per class) went onto them."""
-        return [self.free_sum[r] - sum(self.free[i][r] for i in lost) - placed[r] for r in range(len(self.classes))]
+        """Free per class summed over the survivors, after ``placed`` (per class) went onto them; a shared
+        storage's DISK_GB free once, whichever hosts are lost."""
+        headroom = [self.free_sum[r] - sum(self.free[i][r] for i in lost) - placed[r] for r in range(len(self.classes))]
+        if self.pool is not None:
+            headroom[self.classes.index('DISK_GB')] = self.pool['free']
+        return headroom
 
     def _severity(self, unplaced, headroom):
         """Larger is worse: more VMs unplaced, then less room left in the scarcest class (as a share of the
@@ -350,7 +376,12 @@ class _Group(object):
         if flavors is not None:
             survivors = [i for i in range(n) if i not in lost]
             hosts = [{'inventory': self._inventory_after(i, after.get(i, self.free[i]))} for i in survivors]
-            record['fits_after'] = dict((name, sum(host_fits(h, flavor) for h in hosts)) for name, flavor in flavors.items())
+            if self.pool is None:
+                record['fits_after'] = dict((name, sum(host_fits(h, flavor) for h in hosts))
+                                            for name, flavor in flavors.items())
+            else:
+                sharers = [(self.names[i], h, ({}, self.pool)) for i, h in zip(survivors, hosts)]
+                record['fits_after'] = dict((name, shared_fits(sharers, self.pool, flavor)) for name, flavor in flavors.items())
         return record
 
     def _inventory_after(self, i, free):

@@ -398,3 +398,35 @@ def test_replace_vms_refuses_hosts_whose_vms_are_unknown():
     del old['allocations']
     with pytest.raises(ClusterError, match='old'):
         replace_vms([old, two('x', 2, 2048)], ['old'])
+
+
+def shared_group(shared_id):
+    """Three hosts, each seeing a 100 GB storage; h1 runs a and b (30 GB disks), h2 runs c (20 GB)."""
+    size = {'VCPU': (4, 0, 1.0), 'MEMORY_MB': (4096, 0, 1.0), 'DISK_GB': (100, 0, 1.0)}
+    hosts = [facts('h1', size, [('a', {'VCPU': 2, 'MEMORY_MB': 1024, 'DISK_GB': 30}),
+                                ('b', {'VCPU': 2, 'MEMORY_MB': 1024, 'DISK_GB': 30})]),
+             facts('h2', size, [('c', {'VCPU': 1, 'MEMORY_MB': 1024, 'DISK_GB': 20})]),
+             facts('h3', size, [])]
+    for host in hosts:
+        host.update(shared_id=shared_id, collected_at=1000)
+    return hosts
+
+
+def test_a_group_on_one_shared_storage_loses_no_disk_with_a_host_and_counts_its_free_space_once():
+    # Hand-computed. Shared: the storage holds 30 + 30 + 20 = 80 GB of 100, so 20 GB are free whichever host
+    # is lost, and the lost VMs' disks stay there (no disk claim). Losing h1: a goes to h2, b to h3; after it,
+    # h2 holds 1 more small flavor (1 vCPU left) and h3 2 (2 vCPUs left), but the storage only 20 // 10 = 2.
+    flavor = {'small': {'vcpus': 1, 'memory_mb': 1024, 'disk_gb': 10}}
+    shared = failover(shared_group('nfs:filer:/export'), 1, flavors=flavor)['cluster']
+    assert shared['survives'] is True and shared['worst_hosts'] == ['h1']
+    assert shared['headroom_after'] == {'VCPU': 3, 'MEMORY_MB': 5120, 'DISK_GB': 20}
+    assert shared['fits_after'] == {'small': 2}
+    # The same hosts on local disks: each host's own free space, summed over the survivors.
+    local = failover(shared_group(None), 1, flavors=flavor)['cluster']
+    assert local['headroom_after']['DISK_GB'] == 80 + 100 - 60 and local['fits_after'] == {'small': 3}
+
+
+def test_a_group_on_several_storages_keeps_each_hosts_own_disk_figures():
+    hosts = shared_group('nfs:filer:/export')
+    hosts[2]['shared_id'] = None   # h3 on local disk: the group is not on one storage
+    assert failover(hosts, 1)['cluster']['headroom_after']['DISK_GB'] == 80 + 100 - 60
