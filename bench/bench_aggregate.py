@@ -115,8 +115,16 @@ def bare_loop(previous, samples, hosts_facts):
             rates['io_kbps'] = rates['read_kbps'] + rates['write_kbps'] + rates['net_kbps']
             values = dict(rates, cpu_percent=(vm['cpu_time_ns'] - base['cpu_time_ns']) / (seconds * 1e7 * vm['vcpus']),
                           memory_used_mb=(vm['memory']['actual_kb'] - vm['memory_pressure']['usable_kb']) / 1024.0)
-            window = dict((f, old['rate_window'].get(f, [])[-167:] + [round(values[f], 1)]) for f in WINDOW_FIELDS)
-            p95 = dict((f, sorted(w)[int(math.ceil(0.95 * len(w))) - 1]) for f, w in window.items())
+            # The window as blocks [count, values...] per field (issue 15): the value joins the current block.
+            window, p95 = [], {}
+            for f, blocks in zip(WINDOW_FIELDS, old['rate_window']):
+                last = blocks[-1] if blocks else [0]
+                last = last + [int(values[f] * 10 + 0.5)]
+                last[0] += 1
+                blocks = blocks[:-1] + [last] if blocks else [last]
+                window.append(blocks)
+                n = sum(b[0] for b in blocks)
+                p95[f] = sorted((v for b in blocks for v in b[1:]), reverse=True)[n - int(math.ceil(0.95 * n))] / 10.0
             out[uuid] = {'cumulative': cum, 'rates': rates, 'rate_window': window, 'p95': p95,
                          'rate_baseline': {'at': sample['collected_at'], 'domain_id': vm['domain_id'], 'vm': now_vm,
                                            'disks': {'vda': now_disk}}, 'baseline': {

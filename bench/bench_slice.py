@@ -1,9 +1,10 @@
 """Benchmark (issue 15): one slice of 50,000 VMs through accumulate, and the controller state per VM.
 
 Targets (issue 15): accumulate one slice of 50,000 VMs in <= 1 s of CPU and <= 300 MB peak RSS;
-controller state <= 2 KB per VM. Printed beside the issue's "now" figures (about 6 KB per VM) and this
-run's measurement of the current accumulate (plugins/plugin_utils/counters.py, unchanged by issue 15 so
-far). State per VM: the JSON the fact cache stores for the slice's counters entries, divided by the VMs.
+controller state <= 2 KB per VM. Printed beside the issue's "now" figures (about 6 KB per VM).
+State per VM: the JSON the fact cache stores for the slice's counters entries, divided by the VMs.
+bench_accumulate_slice.py measures the same beside an earlier commit in the same run, and with full
+rate windows.
 
     .venv/bin/python bench/bench_slice.py [--hosts N] [--vms M]
 """

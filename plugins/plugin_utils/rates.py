@@ -30,6 +30,7 @@ Pure: plain dicts in and out.
 """
 
 import math
+from itertools import chain as _chain
 from operator import itemgetter
 
 # The rates of one cycle. Latencies in ms per request, I/O in requests/s and KiB/s, steal in percent
@@ -262,7 +263,7 @@ def advance(window, values, cpu_percent=None, memory_used_mb=None):
     """The window with this cycle's non-null ``values`` (WINDOW_FIELDS -> number or None; or this
     cycle's rates, with ``cpu_percent`` and ``memory_used_mb`` apart) appended; a new list,
     ``window`` (a checked window, or {} / None for none) is not changed. Runs once per VM per cycle."""
-    new = list(window) if window else [[], [], [], [], [], [], []]
+    new = list(window) if window else [[] for _field in WINDOW_FIELDS]
     get = values.get
     if cpu_percent is None:
         cpu_percent = get('cpu_percent')
@@ -306,7 +307,6 @@ def advance(window, values, cpu_percent=None, memory_used_mb=None):
 
 _NO_PERCENTILES = dict.fromkeys(WINDOW_FIELDS)
 _N_FIELDS = len(WINDOW_FIELDS)
-assert _N_FIELDS == 7   # (advance's empty window)
 
 
 def percentiles(window):
@@ -410,10 +410,10 @@ def window_ok(window):
     try:
         if window.__class__ is not list or len(window) != _N_FIELDS or set(map(type, window)) != _LIST_SET:
             return False
-        blocks = [block for field in window for block in field]
+        blocks = list(_chain(*window))
         if not blocks:
             return True
-        flat = [value for block in blocks for value in block]
+        flat = list(_chain(*blocks))
         lengths = list(map(len, blocks))
         if set(map(type, blocks)) != _LIST_SET or set(map(type, flat)) != _INT_SET \
                 or not (0 <= min(flat) and max(flat) < _MAX_FIXED and max(lengths) <= WINDOW_KEEP + 1):
