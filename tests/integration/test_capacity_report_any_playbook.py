@@ -151,6 +151,10 @@ def comparable(doc):
                 vm[source] = sorted(name for name, value in vm[source].items() if value is not None)
     for top in doc['top'].values():
         top['vms'] = len(top['vms'])
+    for shared in doc['cluster'].get('shared_storage', {}).values():
+        # cluster_totals names hosts by inventory name from a dict, by hypervisor_hostname from a list
+        shared['hosts'] = len(shared['hosts'])
+        shared['figures_from'] = shared['figures_from'] is not None
     return doc
 
 
