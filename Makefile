@@ -26,7 +26,7 @@ demo: bootstrap
 
 ## Everything: unit, integration (real libvirtd, QEMU guests, redis), sanity, molecule.
 test: bootstrap-test
-	$(PYTEST) -p no:cacheprovider tests/unit tests/integration
+	$(PYTEST) -p no:cacheprovider --durations=20 tests/unit tests/integration
 	$(MAKE) --no-print-directory test-sanity
 	$(MAKE) --no-print-directory test-molecule
 
