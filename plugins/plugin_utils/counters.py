@@ -725,18 +725,19 @@ def reconcile(state):
     warnings = []
     if not isinstance(state, dict):
         raise AccumulateError('counters must be a dict of host -> accumulate entries, got %s' % type(state).__name__)
-    places = {}
-    involved = set()
+    # The UUIDs under several hosts, by set operations (the totals run passes every VM of the cloud).
+    seen, uuids, involved = set(), set(), set()
     for host, entry in state.items():
         if not isinstance(entry, dict) or not isinstance(entry.get('vms'), dict):
             continue
-        for uuid in entry['vms']:
-            places.setdefault(uuid, []).append(host)
+        uuids.update(seen.intersection(entry['vms']))
+        seen.update(entry['vms'])
         if FIRST_SIGHTS in entry:
             involved.add(host)
-    uuids = set(uuid for uuid, hosts in places.items() if len(hosts) > 1)
-    for hosts in (places[uuid] for uuid in uuids):
-        involved.update(hosts)
+    if uuids:
+        involved.update(host for host, entry in state.items()
+                        if isinstance(entry, dict) and isinstance(entry.get('vms'), dict)
+                        and not uuids.isdisjoint(entry['vms']))
     if not involved:
         return {}, warnings
     # Only the hosts that may change are checked (and then written whole, as accumulate writes them).
