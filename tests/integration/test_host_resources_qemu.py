@@ -17,6 +17,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from ansible_collections.hypervisor.stats.plugins.plugin_utils.reclaimable import reclaimable, stopped_since
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COLLECTIONS = os.path.join(ROOT, '.collections')
 MODULE = 'ansible_collections.hypervisor.stats.plugins.modules.host_resources'
@@ -219,6 +221,31 @@ def test_defined_domains_and_disk_over_commit(libvirtd, conn, defined_domains, t
     assert min(expected) - 1 <= facts['disk_available_least'] <= max(expected) + 1
     assert facts['local_gb'] == st.f_blocks * st.f_frsize // GIB
     assert facts['disk_source'] == 'path:%s' % defined_domains['dir']
+
+
+def test_shut_off_domains_with_a_disk_come_out_as_stopped_holding_capacity(libvirtd, conn, defined_domains, tmp_path):
+    facts = run_module({'uri': libvirtd, 'instances_path': defined_domains['dir']}, tmp_path)
+    claims = dict((c['name'], dict(c, uuid=uuid)) for uuid, c in facts['stopped_allocations'].items())
+    for name in defined_domains['names']:
+        dom = conn.lookupByName(name)
+        assert not dom.isActive()
+        paths = [d.find('source').get('file') for d in ET.fromstring(dom.XMLDesc(0)).findall('devices/disk')
+                 if d.get('device') == 'disk']
+        # The bytes stat says its disks take (Nova's allocation); the CD-ROM is no local disk of it.
+        assert claims[name]['disk_bytes'] == sum(os.stat(p).st_blocks * 512 for p in paths), name
+        assert claims[name]['resources']['VCPU'] == dom.info()[3] and claims[name]['resources']['MEMORY_MB'] == 128
+    assert not set(claims) & set(d.name() for d in conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE))
+
+    # Through the controller's logic, as the cycle runs it: each is stopped-holding-capacity, its disk counted.
+    hosts = {'hv': facts}
+    since, warnings = stopped_since(None, hosts, now=1800000000)
+    result = reclaimable({}, hosts=hosts, stopped=since, now=1800000000 + 2 * 86400)
+    stopped = dict((vm['name'], vm) for vm in result['vms'] if vm['category'] == 'stopped')
+    assert warnings == [] and set(defined_domains['names']) <= set(stopped)
+    for name in defined_domains['names']:
+        assert stopped[name]['stopped_days'] == 2.0 and stopped[name]['DISK_GB'] == round(
+            claims[name]['disk_bytes'] / GIB, 1)
+    assert result['cluster']['stopped']['DISK_GB'] >= sum(stopped[n]['DISK_GB'] for n in defined_domains['names']) - 0.2
 
 
 def nova_over_commit_of(conn, names):
