@@ -120,24 +120,16 @@ _value:
   type: dict
 '''
 
-from ansible.errors import AnsibleFilterError
-from ansible.utils.display import Display
-
 from ansible_collections.hypervisor.stats.plugins.module_utils.schema import DEFAULT_RETENTION_SECONDS
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.counters import AccumulateError, accumulate
+from ansible_collections.hypervisor.stats.plugins.plugin_utils.filter_call import call_filter
 
 
 def accumulate_filter(previous, samples, retention_seconds=DEFAULT_RETENTION_SECONDS, now=None, partial=False):
     if isinstance(retention_seconds, str) and retention_seconds.strip().isdigit():
         retention_seconds = int(retention_seconds)
-    try:
-        state, warnings = accumulate(previous, samples, retention_seconds, now=now, partial=bool(partial))
-    except AccumulateError as exc:
-        raise AnsibleFilterError('hypervisor.stats.accumulate: %s' % exc)
-    display = Display()
-    for warning in warnings:
-        display.warning('hypervisor.stats.accumulate: %s' % warning)
-    return state
+    return call_filter('accumulate', AccumulateError, accumulate, previous, samples, retention_seconds, now=now,
+                       partial=bool(partial))
 
 
 class FilterModule(object):

@@ -134,22 +134,15 @@ _value:
   type: dict
 '''
 
-from ansible.errors import AnsibleFilterError
-from ansible.utils.display import Display
-
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.cluster import ClusterError, cluster_totals
+from ansible_collections.hypervisor.stats.plugins.plugin_utils.filter_call import call_filter
 
 
 def cluster_totals_filter(hosts, group_by=None, flavors=None, failures=0):
-    warnings = []
-    try:
-        totals = cluster_totals(hosts, group_by=group_by, flavors=flavors, warnings=warnings, failures=failures)
-    except ClusterError as exc:
-        raise AnsibleFilterError('hypervisor.stats.cluster_totals: %s' % exc)
-    display = Display()
-    for warning in warnings:
-        display.warning('hypervisor.stats.cluster_totals: %s' % warning)
-    return totals
+    def totals_and_warnings():
+        warnings = []
+        return cluster_totals(hosts, group_by=group_by, flavors=flavors, warnings=warnings, failures=failures), warnings
+    return call_filter('cluster_totals', ClusterError, totals_and_warnings)
 
 
 class FilterModule(object):

@@ -99,33 +99,23 @@ _value:
   type: dict
 '''
 
-from ansible.errors import AnsibleFilterError
-from ansible.utils.display import Display
-
 from ansible_collections.hypervisor.stats.plugins.module_utils.schema import (
     DEFAULT_FORECAST_DAYS, DEFAULT_FORECAST_MIN_POINTS)
+from ansible_collections.hypervisor.stats.plugins.plugin_utils.filter_call import call_filter
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.forecast import ForecastError, forecast
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.history import HistoryError, now_of
 
 
 def forecast_filter(histories, now=None, forecast_days=DEFAULT_FORECAST_DAYS, min_points=DEFAULT_FORECAST_MIN_POINTS,
                     planned=None, flavors=None):
-    try:
-        now = now_of(now)
-    except HistoryError as exc:
-        raise AnsibleFilterError('hypervisor.stats.forecast: %s' % exc)
     # The history filter's whole output has the entry under cluster (an entry has a version).
     if isinstance(histories, dict) and 'version' not in histories and 'hosts' in histories:
         histories = histories.get('cluster')
-    try:
-        section, warnings = forecast(histories, now, forecast_days=forecast_days, min_points=min_points,
-                                     planned=planned, flavors=flavors)
-    except ForecastError as exc:
-        raise AnsibleFilterError('hypervisor.stats.forecast: %s' % exc)
-    display = Display()
-    for warning in warnings:
-        display.warning('hypervisor.stats.forecast: %s' % warning)
-    return section
+
+    def section_and_warnings():
+        return forecast(histories, now_of(now), forecast_days=forecast_days, min_points=min_points,
+                        planned=planned, flavors=flavors)
+    return call_filter('forecast', (HistoryError, ForecastError), section_and_warnings)
 
 
 class FilterModule(object):

@@ -109,25 +109,14 @@ _value:
   type: dict
 '''
 
-from ansible.errors import AnsibleFilterError
-from ansible.utils.display import Display
-
+from ansible_collections.hypervisor.stats.plugins.plugin_utils.filter_call import call_filter
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.history import HistoryError, fold_cycle, now_of
 
 
 def history_filter(previous, totals, hosts=None, now=None, flavors=None, cpu_utilization=None):
-    try:
-        now = now_of(now)
-    except HistoryError as exc:
-        raise AnsibleFilterError('hypervisor.stats.history: %s' % exc)
-    try:
-        histories, warnings = fold_cycle(previous, totals, hosts, now, flavors=flavors, cpu_utilization=cpu_utilization)
-    except HistoryError as exc:
-        raise AnsibleFilterError('hypervisor.stats.history: %s' % exc)
-    display = Display()
-    for warning in warnings:
-        display.warning('hypervisor.stats.history: %s' % warning)
-    return histories
+    def fold():
+        return fold_cycle(previous, totals, hosts, now_of(now), flavors=flavors, cpu_utilization=cpu_utilization)
+    return call_filter('history', HistoryError, fold)
 
 
 class FilterModule(object):

@@ -62,21 +62,12 @@ _value:
   type: dict
 '''
 
-from ansible.errors import AnsibleFilterError
-from ansible.utils.display import Display
-
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.counters import AccumulateError, reconcile
+from ansible_collections.hypervisor.stats.plugins.plugin_utils.filter_call import call_filter
 
 
 def reconcile_counters_filter(counters):
-    try:
-        changed, warnings = reconcile(counters if counters is not None else {})
-    except AccumulateError as exc:
-        raise AnsibleFilterError('hypervisor.stats.reconcile_counters: %s' % exc)
-    display = Display()
-    for warning in warnings:
-        display.warning('hypervisor.stats.reconcile_counters: %s' % warning)
-    return changed
+    return call_filter('reconcile_counters', AccumulateError, reconcile, counters if counters is not None else {})
 
 
 class FilterModule(object):
