@@ -169,18 +169,17 @@ class CephCluster(object):
                    timeout)
         os.makedirs(os.path.join(self.dir, 'mgr.x'))
         self._daemon('mgr.x', ['ceph-mgr', '-i', 'x'])
-        for i in range(self.osds):
+        for _i in range(self.osds):
             osd_uuid = str(uuid.uuid4())
             osd_id = int(self.ceph('osd', 'new', osd_uuid, raw=True).strip())
             os.makedirs(os.path.join(self.dir, 'osd.%d' % osd_id))
             self._run(['ceph-osd', '-c', self.conf, '-i', str(osd_id), '--mkfs', '--osd-uuid', osd_uuid])
             self._daemon('osd.%d' % osd_id, ['ceph-osd', '-i', str(osd_id)])
+        # The pool (size from `osd pool default size`) can be created before the OSDs are up.
+        self.ceph('osd', 'pool', 'create', self.pool, '8', '8', 'replicated', raw=True)
         self._wait('%d OSDs up' % self.osds,
                    lambda: self.ceph('osd', 'stat')['num_up_osds'] == self.osds, timeout)
-        self.ceph('osd', 'pool', 'create', self.pool, '8', '8', 'replicated', raw=True)
-        self.ceph('osd', 'pool', 'set', self.pool, 'size', str(self.size), '--yes-i-really-mean-it', raw=True)
-        self.ceph('osd', 'pool', 'application', 'enable', self.pool, 'rbd', raw=True)
-        self.rbd('pool', 'init', self.pool)
+        self.rbd('pool', 'init', self.pool)   # also tags the pool with the rbd application
         self.wait_settled(timeout)
 
     def wait_settled(self, timeout=60):
@@ -201,7 +200,7 @@ class CephCluster(object):
                 proc.send_signal(signal.SIGTERM)
         for _name, proc in reversed(self.procs):
             try:
-                proc.wait(timeout=10)
+                proc.wait(timeout=5)        # memstore: nothing to flush, no reason to wait long
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
