@@ -439,6 +439,24 @@ def window_ok(window):
     return True
 
 
+def _plain(window):
+    """The window in plain lists and ints, from subclasses of them; None when anything else is in it."""
+    out = []
+    for field in window:
+        if not isinstance(field, list):
+            return None
+        blocks = []
+        for block in field:
+            if not isinstance(block, list):
+                return None
+            for value in block:
+                if not isinstance(value, int) or isinstance(value, bool):
+                    return None
+            blocks.append([int(value) for value in block])
+        out.append(blocks)
+    return out
+
+
 def cached_state(entry):
     """(rate_baseline, rate_window) of a cached VM entry, checked: (None, {}) when it has none yet,
     None when either is damaged (its rates restart). A window of the format before the blocks comes
@@ -450,8 +468,12 @@ def cached_state(entry):
         return None
     if window is None or window == {}:
         return baseline, {}
-    if window.__class__ is list:
-        return (baseline, window) if window_ok(window) else None
+    if isinstance(window, list):
+        if window_ok(window):
+            return baseline, window
+        # Ansible hands cached data back in subclasses of list and int (its lazy and tagged types).
+        window = _plain(window)
+        return (baseline, window) if window is not None and window_ok(window) else None
     if isinstance(window, dict) and _old_window_ok(window):
         return baseline, _from_old(window)
     return None

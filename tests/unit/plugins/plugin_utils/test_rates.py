@@ -212,3 +212,23 @@ def test_state_per_vm_stays_small():
     assert set(R.window_sizes(entry['rate_window']).values()) == {R.RATE_WINDOW, R.window_size(R.RATE_WINDOW + 1)}
     assert size <= 2048, size   # issue 15: controller state per VM <= 2 KB with full windows
     print('bytes per VM entry with a full window: %d (window %d)' % (size, window))
+
+
+class _List(list):
+    pass
+
+
+class _Int(int):
+    pass
+
+
+def test_a_window_in_subclasses_of_list_and_int_is_read_as_plain_data():
+    # Ansible gives cached facts back in its own subclasses of list and int (lazy, tagged types).
+    window = {}
+    for value in (1.0, 2.5, 7.0):
+        window = R.advance(window, {'steal_percent': value})
+    tagged = _List(_List(_List(_Int(v) for v in block) for block in field) for field in window)
+    assert not R.window_ok(tagged)
+    baseline, plain = R.cached_state({'rate_window': tagged})
+    assert plain == window and R.window_ok(plain) and R.percentiles(plain)['steal_percent'] == 7.0
+    assert R.cached_state({'rate_window': _List([_List([_List([_Int(1), True])])] + [[]] * 6)}) is None
