@@ -52,21 +52,12 @@ _value:
   type: dict
 '''
 
-from ansible.errors import AnsibleFilterError
-from ansible.utils.display import Display
-
+from ansible_collections.hypervisor.stats.plugins.plugin_utils.filter_call import call_filter
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.reclaimable import ReclaimableError, stopped_since
 
 
 def stopped_since_filter(previous, hosts, now=None):
-    try:
-        state, warnings = stopped_since(previous, hosts, now=now)
-    except ReclaimableError as exc:
-        raise AnsibleFilterError('hypervisor.stats.stopped_since: %s' % exc)
-    display = Display()
-    for warning in warnings:
-        display.warning('hypervisor.stats.stopped_since: %s' % warning)
-    return state
+    return call_filter('stopped_since', ReclaimableError, stopped_since, previous, hosts, now=now)
 
 
 class FilterModule(object):
