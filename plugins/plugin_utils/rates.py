@@ -67,7 +67,6 @@ _LIMIT = 2 ** 64
 
 
 _INT_SET = {int}
-_NUMBER_TYPES = {int, float}
 
 
 def _count(value):
