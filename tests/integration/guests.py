@@ -32,6 +32,8 @@ Usage (the ``guests`` fixture in conftest.py does this)::
     a, b = pool.boot(2)              # defined, started, waited for
     a.domain().info(); a.tap; a.host_address; a.guest_address; a.uuid
     a.run('burn 5')                  # any shell line, in the guest
+    with a.burning(60): ...          # its vCPU busy inside the block
+    with a.quiet(): ...              # its traffic loop stopped inside the block
     with a.frozen(): ...             # QEMU SIGSTOPped inside the block
     a.reset(); a.destroy(); a.start(); a.wait_ready()
     t = pool.transient('x')          # started, not waited for, not defined
@@ -293,6 +295,44 @@ class Guest:
             s.connect(self.console)
             s.sendall(line.encode() + b'\n')
             time.sleep(0.2)  # let QEMU read it before the client goes away
+
+    def wait_mark(self, mark, timeout=60):
+        """Wait until ``mark`` shows in the console log (a line run in the guest echoes it to ttyS0)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            with open(self.log, errors='replace') as f:
+                if mark in f.read():
+                    return
+            time.sleep(0.3)
+        raise RuntimeError('guest %s did not print %s within %ss; see %s' % (self.name, mark, timeout, self.log))
+
+    def _acknowledged(self, line, timeout=60):
+        """Run ``line`` in the guest and wait until it succeeded (it echoes a fresh mark to the console)."""
+        mark = 'HS-DONE-%d' % time.monotonic_ns()
+        self.run('%s && echo %s > /dev/ttyS0' % (line, mark))
+        self.wait_mark(mark, timeout)
+
+    @contextlib.contextmanager
+    def burning(self, seconds):
+        """Its vCPU kept busy (``burn seconds``) inside the block, stopped on every way out. The
+        burn's own ``sleep`` is ended too: when it ran out later it would stop the next burn."""
+        self.run('burn %d' % seconds)
+        try:
+            yield self
+        finally:
+            self.run("unburn; kill $(ps | awk '$(NF-1) == \"sleep\" && $NF == \"%d\" {print $1}')" % seconds)
+
+    @contextlib.contextmanager
+    def quiet(self):
+        """Its traffic loop SIGSTOPped inside the block (no disk or network I/O of its own: an idle
+        guest), continued on every way out. The loop is the oldest child of init that is a copy of init."""
+        self._acknowledged("c=$(cut -d' ' -f2 /proc/1/stat); cat /proc/[0-9]*/stat 2>/dev/null"
+                           " | awk -v c=\"$c\" '$4 == 1 && $2 == c {print $1}' | sort -n | head -n 1 > /tmp/traffic.pid"
+                           " && kill -STOP $(cat /tmp/traffic.pid)")
+        try:
+            yield self
+        finally:
+            self._acknowledged('kill -CONT $(cat /tmp/traffic.pid)')
 
     def freeze(self):
         """SIGSTOP the QEMU process: its monitor stops answering, as with a hung QEMU."""
