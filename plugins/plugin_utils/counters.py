@@ -747,8 +747,12 @@ def reconcile(state):
             uuids.add(uuid)
     # Every first sight is resolved here: a host that had any (sound or not) is written back without them.
     changed = set(host for host in entries if FIRST_SIGHTS in state[host])
-    for uuid in sorted(uuids, key=str):
-        holders = sorted(host for host in entries if uuid in entries[host]['vms'])
+    where = {}   # uuid -> the hosts whose entry has it, in name order
+    for host in sorted(entries):
+        for uuid in uuids.intersection(entries[host]['vms']):
+            where.setdefault(uuid, []).append(host)
+    for uuid in sorted(where, key=str):
+        holders = where[uuid]
         for host in holders:
             baseline = entries[host][FIRST_SIGHTS].pop(uuid, None)
             if baseline is None:
