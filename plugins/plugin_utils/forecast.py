@@ -12,7 +12,9 @@ so the step itself is never read as growth, and the line is anchored on the newe
 Exact order statistics of the pairwise slopes without sorting all n(n-1)/2 of them: a sample
 of pairs brackets the ranks wanted, one pass counts the slopes below the bracket and lists
 those inside it (``_scan``), and only those are sorted. For 90 points that is about a quarter
-of the pairs; ``pairwise_slopes`` is the plain definition the tests compare it with.
+of the pairs; ``pairwise_slopes`` is the plain definition the tests compare it with. Where
+numpy is installed (optional, docs/dependencies.md), the trends of a scope that share their
+days are computed at once instead (``_array_order_statistics``), with the same results.
 """
 
 import datetime
@@ -21,6 +23,11 @@ import random
 from bisect import bisect_left, bisect_right
 from itertools import repeat
 from operator import sub, truediv
+
+try:
+    import numpy
+except ImportError:   # optional: without it the same numbers, from the pure-Python selection, ~5x slower
+    numpy = None
 
 from ansible_collections.hypervisor.stats.plugins.module_utils.schema import (
     DEFAULT_FORECAST_DAYS, DEFAULT_FORECAST_MIN_POINTS, FLAVOR_RESOURCES, MAX_FORECAST_DAYS, RESOURCE_CLASSES,
@@ -42,6 +49,10 @@ MAX_PLANNED_COUNT = 10 ** 9
 # Below this many pairs, the slopes are simply all computed and sorted.
 BRUTE_FORCE_PAIRS = 600
 SAMPLE_PAIRS = 300
+# numpy computes slopes in float64: exactly Python's for integers up to this (and for any float).
+EXACT_FLOAT_INTEGER = 2 ** 53
+# Slopes computed at once by numpy: bounds the memory of one batch (8 bytes a slope).
+ARRAY_BATCH_SLOPES = 2 ** 20
 
 
 class ForecastError(ValueError):
@@ -167,14 +178,83 @@ def sen_band_ranks(sizes, z=Z95):
 def theil_sen(segments, z=Z95):
     """(slope, low, high): the Theil-Sen slope of the pairs within each segment ((x, y) lists) and
     Sen's band around it; None without any pair."""
-    sizes = [len(x) for x, _y in segments]
-    pairs = sum(n * (n - 1) // 2 for n in sizes)
-    if not pairs:
-        return None
+    return theil_sens([segments], z)[0]
+
+
+def theil_sens(segment_lists, z=Z95):
+    """``theil_sen`` of each list of segments. With numpy, the lists with the same days (a scope's
+    trends, mostly) are computed together."""
+    fits = [None] * len(segment_lists)
+    together = {}
+    for index, segments in enumerate(segment_lists):
+        sizes = [len(x) for x, _y in segments]
+        pairs = sum(n * (n - 1) // 2 for n in sizes)
+        if not pairs:
+            continue
+        ranks = _fit_ranks(sizes, pairs, z)
+        if numpy is None or pairs <= BRUTE_FORCE_PAIRS:
+            fits[index] = _fit(ranks, slope_order_statistics(segments, ranks))
+        else:
+            together.setdefault(tuple(tuple(x) for x, _y in segments), []).append(index)
+    for xs, indexes in together.items():
+        ranks = _fit_ranks([len(x) for x in xs], sum(len(x) * (len(x) - 1) // 2 for x in xs), z)
+        found = _array_order_statistics(xs, [segment_lists[index] for index in indexes], ranks)
+        for index, values in zip(indexes, found):
+            fits[index] = _fit(ranks, values if values is not None
+                               else slope_order_statistics(segment_lists[index], ranks))
+    return fits
+
+
+def _fit_ranks(sizes, pairs, z):
+    """The ranks a fit needs: Sen's lower and upper limits, then the one or two middle ranks."""
     lower, upper = sen_band_ranks(sizes, z)
-    middle = sorted({(pairs - 1) // 2, pairs // 2})
-    values = dict(zip([lower, upper] + middle, slope_order_statistics(segments, [lower, upper] + middle)))
-    return sum(values[rank] for rank in middle) / len(middle), values[lower], values[upper]
+    return [lower, upper] + sorted({(pairs - 1) // 2, pairs // 2})
+
+
+def _fit(ranks, values):
+    middle = values[2:]
+    return sum(middle) / len(middle), values[0], values[1]
+
+
+_ARRAY_PAIRS = {}
+
+
+def _array_pairs(sizes):
+    """(i, j) index arrays of every pair within each segment of these sizes, laid end to end."""
+    if sizes not in _ARRAY_PAIRS:
+        firsts, seconds, offset = [], [], 0
+        for size in sizes:
+            first, second = numpy.triu_indices(size, 1)
+            firsts.append(first + offset)
+            seconds.append(second + offset)
+            offset += size
+        _ARRAY_PAIRS[sizes] = (numpy.concatenate(firsts), numpy.concatenate(seconds))
+    return _ARRAY_PAIRS[sizes]
+
+
+def _array_order_statistics(xs, segment_lists, ranks):
+    """``slope_order_statistics`` of several lists of segments over the same days ``xs``, with
+    numpy: a list of values per list, or None for a list whose integers float64 would round."""
+    first, second = _array_pairs(tuple(len(x) for x in xs))
+    days = numpy.array([day for x in xs for day in x], dtype=float)
+    spans = days[second] - days[first]
+    found = []
+    step = max(1, ARRAY_BATCH_SLOPES // len(first))
+    for start in range(0, len(segment_lists), step):
+        batch = segment_lists[start:start + step]
+        values = numpy.array([[value for _x, y in segments for value in y] for segments in batch], dtype=float)
+        slopes = numpy.empty((len(batch), len(first)))
+        for row, row_values in enumerate(values):
+            # Row by row: a gather with one row's index arrays stays in cache (the 2-D gather does not).
+            numpy.subtract(row_values[second], row_values[first], out=slopes[row])
+        slopes /= spans
+        slopes.sort(axis=1)   # numpy's vectorised sort beats a partition at several ranks here
+        picked = slopes[:, ranks].tolist()
+        exact = (numpy.abs(values).max(axis=1) <= EXACT_FLOAT_INTEGER).tolist()
+        for row, segments in enumerate(batch):
+            found.append(picked[row] if exact[row] or not any(isinstance(value, int) for _x, y in segments for value in y)
+                         else None)
+    return found
 
 
 def median(values):
@@ -312,32 +392,40 @@ def _crossing(level, slope, limit, steps):
     return (limit - level) / slope if slope > 0 else None
 
 
-def _segments(days, values, keys):
-    """[(x, y)] runs of consecutive points with the same capacity key, unknown values left out."""
-    segments = []
-    start = 0
+def _runs(keys):
+    """(start, end) of each run of consecutive points with the same capacity key."""
+    if keys.count(keys[0] if keys else None) == len(keys):
+        return [(0, len(keys))] if keys else []
+    runs, start = [], 0
     for end in range(1, len(keys) + 1):
-        if end < len(keys) and keys[end] == keys[end - 1]:
-            continue
+        if end == len(keys) or keys[end] != keys[end - 1]:
+            runs.append((start, end))
+            start = end
+    return runs
+
+
+def _segments(days, values, runs):
+    """[(x, y)] of each run (``_runs``), unknown values left out."""
+    segments = []
+    for start, end in runs:
         x, y = days[start:end], values[start:end]
         if None in y:
             x = [day for day, value in zip(x, y) if value is not None]
             y = [value for value in y if value is not None]
         if x:
             segments.append((x, y))
-        start = end
     return segments
 
 
-def trend_record(days, values, keys, x_now, min_points, limit, due=0, steps=(), sign=1):
+def trend_record(segments, fit, x_now, limit, due=0, steps=(), sign=1):
     """One forecast record: when ``sign * value`` (+ the planned amounts) reaches ``limit``.
 
-    ``days``/``values``: the daily points (a day's mean stands for its middle: x = the day
-    number) and ``keys`` their capacity keys (segments); ``x_now``: now in the same days;
-    ``due``: the planned amount already due; ``steps``: [(x, amount)] of later planned amounts.
-    Used capacity has sign 1 and limit the capacity; fits have sign -1 and limit 0 (full: no
-    instance fits any more), their planned amounts counted in instances of the flavor."""
-    segments = _segments(days, values, keys)
+    ``segments``: the daily points, [(x, y)] of each run of equal capacity (a day's mean stands
+    for its middle: x = the day number); ``fit``: their ``theil_sen``, None when there are too
+    few points; ``x_now``: now in the same days; ``due``: the planned amount already due;
+    ``steps``: [(x, amount)] of later planned amounts. Used capacity has sign 1 and limit the
+    capacity; fits have sign -1 and limit 0 (full: no instance fits any more), their planned
+    amounts counted in instances of the flavor."""
     points = sum(len(x) for x, _y in segments)
     # Planned steps beyond the horizon cannot change a date within it.
     ahead = sorted((at - x_now, amount) for at, amount in steps if x_now < at <= x_now + HORIZON_DAYS)
@@ -346,7 +434,6 @@ def trend_record(days, values, keys, x_now, min_points, limit, due=0, steps=(), 
               'planned_due': history.number(due),
               'planned_steps': [[iso_date((x_now + at) * DAY + DAY / 2), history.number(amount)] for at, amount in ahead],
               'reason': None}
-    fit = theil_sen(segments) if points >= min_points else None
     if fit is None:
         record['reason'] = NOT_ENOUGH
         return record
@@ -403,27 +490,36 @@ def _scope(series, name, group, window_start, x_now, min_points, flavors, due, f
     unknown = [None] * len(days)
     capacities = [daily['max'].get(history.rc_metric(rc, 'capacity'), unknown) for rc in RESOURCE_CLASSES]
     keys = list(zip(*capacities))
-    scope = {'at': at}
+    runs = _runs(keys)
+    # Each trend: (its place in the scope, values, limit, planned amount due, later planned steps, sign).
+    trends = []
     for rc, capacity in zip(RESOURCE_CLASSES, capacities):
         # The limit: the largest capacity of the newest day (one cycle missing a host does not lower it).
         limit = capacity[-1] if days and capacity[-1] is not None else point.get(history.rc_metric(rc, 'capacity'))
         if not limit or limit <= 0:
             continue
-        record = trend_record(days, daily['mean'].get(history.rc_metric(rc, 'used'), unknown), keys, x_now,
-                              min_points, limit, sum(entry['demand'][rc] for entry in due if applies(entry, group)),
-                              [(entry['day'] - 0.5, entry['demand'][rc]) for entry in future if applies(entry, group)])
-        record.update(capacity=limit, used=point.get(history.rc_metric(rc, 'used')))
-        scope[rc] = record
-    scope['fits'] = {}
+        trends.append((rc, daily['mean'].get(history.rc_metric(rc, 'used'), unknown), limit,
+                       sum(entry['demand'][rc] for entry in due if applies(entry, group)),
+                       [(entry['day'] - 0.5, entry['demand'][rc]) for entry in future if applies(entry, group)], 1))
     for flavor in flavor_names:
         size = (flavors or {}).get(flavor)   # None only without flavors, and then nothing is planned
-        record = trend_record(
-            days, daily['mean'].get(history.fits_metric(flavor), unknown), keys, x_now, min_points, 0,
-            sum(flavor_units(entry, size) for entry in due if applies(entry, group)) if size else 0,
-            [(entry['day'] - 0.5, flavor_units(entry, size)) for entry in future if applies(entry, group)] if size else (),
-            sign=-1)
-        record['fits'] = point.get(history.fits_metric(flavor))
-        scope['fits'][flavor] = record
+        trends.append((flavor, daily['mean'].get(history.fits_metric(flavor), unknown), 0,
+                       sum(flavor_units(entry, size) for entry in due if applies(entry, group)) if size else 0,
+                       [(entry['day'] - 0.5, flavor_units(entry, size)) for entry in future if applies(entry, group)]
+                       if size else (), -1))
+    segment_lists = [_segments(days, values, runs) for _place, values, _limit, _due, _steps, _sign in trends]
+    fits = theil_sens([segments if sum(len(x) for x, _y in segments) >= min_points else []
+                       for segments in segment_lists])
+    scope, fits_records = {'at': at}, {}
+    for (place, _values, limit, planned_due, steps, sign), segments, fit in zip(trends, segment_lists, fits):
+        record = trend_record(segments, fit, x_now, limit, planned_due, steps, sign)
+        if sign > 0:
+            record.update(capacity=limit, used=point.get(history.rc_metric(place, 'used')))
+            scope[place] = record
+        else:
+            record['fits'] = point.get(history.fits_metric(place))
+            fits_records[place] = record
+    scope['fits'] = fits_records
     scope['headroom'] = headroom(point, due, flavors, group)
     return scope
 

@@ -14,9 +14,23 @@ from history_data import DAY, DAY0, FLAVORS, FORECAST_BAD_ARGUMENTS, daily, entr
 
 from ansible_collections.hypervisor.stats.plugins.plugin_utils import forecast as fc
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.forecast import (
-    ForecastError, check_planned, forecast, pairwise_slopes, sen_band_ranks, slope_order_statistics, theil_sen)
+    ForecastError, check_planned, forecast, pairwise_slopes, sen_band_ranks, slope_order_statistics, theil_sen,
+    theil_sens)
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+
+
+@pytest.fixture(autouse=True, scope='module', params=['pure Python', 'numpy'])
+def slope_arithmetic(request):
+    """Every test here runs on both ways the trends' slopes are computed: the pure-Python selection,
+    and numpy's arrays where numpy (optional) is installed."""
+    installed = fc.numpy
+    if request.param == 'numpy' and installed is None:
+        pytest.skip('numpy is not installed (an optional dependency)')
+    if request.param == 'pure Python':
+        fc.numpy = None
+    yield request.param
+    fc.numpy = installed
 
 
 def iso(day):
@@ -296,3 +310,36 @@ def test_the_sample_of_pairs_is_fixed_and_valid():
     assert pairs == list(zip(*fc._sample_pairs(90, 300))) and len(set(pairs)) == 300
     assert all(0 <= i < j < 90 for i, j in pairs)
     assert sorted(zip(*fc._sample_pairs(5, 300))) == [(i, j) for i in range(5) for j in range(i + 1, 5)]
+
+
+def test_trends_over_the_same_days_computed_together_equal_each_computed_alone():
+    import random
+    rng = random.Random(3)
+    x = [day for day in range(200) if day % 7]          # gaps: the same days for every trend
+    lists = [[(x[:60], [rng.gauss(slope * day, 5) for day in x[:60]]),
+              (x[60:150], [rng.gauss(slope * day + 900, 5) for day in x[60:150]])] for slope in range(-3, 12)]
+    lists.append([(x[:100], [rng.randint(0, 10 ** 6) for _day in x[:100]])])      # other days, integers
+    lists.append([(x[:5], [1, 2, 3, 5, 4])])                                       # few pairs
+    lists.append([(x[:1], [7])])                                                   # no pair
+    expected = []
+    for segments in lists:
+        slopes = sorted(s for seg_x, seg_y in segments for s in pairwise_slopes(seg_x, seg_y))
+        if not slopes:
+            expected.append(None)
+            continue
+        lower, upper = sen_band_ranks([len(seg_x) for seg_x, _y in segments])
+        expected.append((statistics.median(slopes), slopes[lower], slopes[upper]))
+    got = theil_sens(lists)
+    assert got[-1] is None and expected[-1] is None
+    for fit, want in zip(got[:-1], expected[:-1]):
+        assert fit[1:] == want[1:] and close(fit[0], want[0])
+    assert got == [theil_sen(segments) for segments in lists]
+
+
+def test_integers_beyond_float_precision_are_left_to_the_pure_python_selection(monkeypatch):
+    # float64 would round these before subtracting (2 ** 60 + 1 == 2 ** 60): numpy must not take them.
+    x = list(range(60))
+    y = [2 ** 60 + day * 3 + (day % 5) for day in x]
+    got = theil_sen([(x, y)])
+    monkeypatch.setattr(fc, 'numpy', None)
+    assert got == theil_sen([(x, y)])
