@@ -193,14 +193,14 @@ def theil_sens(segment_lists, z=Z95):
             continue
         ranks = _fit_ranks(sizes, pairs, z)
         if numpy is None or pairs <= BRUTE_FORCE_PAIRS:
-            fits[index] = _fit(ranks, slope_order_statistics(segments, ranks))
+            fits[index] = _fit(slope_order_statistics(segments, ranks))
         else:
             together.setdefault(tuple(tuple(x) for x, _y in segments), []).append(index)
     for xs, indexes in together.items():
         ranks = _fit_ranks([len(x) for x in xs], sum(len(x) * (len(x) - 1) // 2 for x in xs), z)
         found = _array_order_statistics(xs, [segment_lists[index] for index in indexes], ranks)
         for index, values in zip(indexes, found):
-            fits[index] = _fit(ranks, values if values is not None
+            fits[index] = _fit(values if values is not None
                                else slope_order_statistics(segment_lists[index], ranks))
     return fits
 
@@ -211,7 +211,8 @@ def _fit_ranks(sizes, pairs, z):
     return [lower, upper] + sorted({(pairs - 1) // 2, pairs // 2})
 
 
-def _fit(ranks, values):
+def _fit(values):
+    """(slope, low, high) from the slopes at ``_fit_ranks``: the median is the middle ones' mean."""
     middle = values[2:]
     return sum(middle) / len(middle), values[0], values[1]
 
