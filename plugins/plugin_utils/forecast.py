@@ -26,7 +26,7 @@ from operator import sub, truediv
 
 try:
     import numpy
-except ImportError:   # optional: without it the same numbers, from the pure-Python selection, ~5x slower
+except ImportError:   # optional: without it the same numbers, from the pure-Python selection (slopes ~5x slower)
     numpy = None
 
 from ansible_collections.hypervisor.stats.plugins.module_utils.schema import (
