@@ -23,7 +23,7 @@ import libvirt
 import pytest
 
 from ansible_collections.hypervisor.stats.plugins.module_utils.schema import (
-    DEFAULT_IDLE_CPU_PERCENT, DEFAULT_IDLE_DAYS, DEFAULT_IDLE_IO_KBPS, DEFAULT_STATES)
+    DEFAULT_IDLE_DAYS, DEFAULT_IDLE_IO_KBPS, DEFAULT_STATES)
 from ansible_collections.hypervisor.stats.plugins.module_utils.vm_facts import vm_stats_facts
 from ansible_collections.hypervisor.stats.plugins.module_utils.vm_gather import collect, host_name
 from ansible_collections.hypervisor.stats.plugins.plugin_utils.counters import accumulate
@@ -34,6 +34,11 @@ pytestmark = pytest.mark.guests
 
 HOST = 'kvm-contention'
 DAY = 86400
+# An idle guest under TCG (these tests' guests) still costs its vCPU thread a few % of a host CPU
+# emulating its timer ticks (5.6 % in a CI run; under KVM it is next to nothing), around the
+# default threshold of 5 %. The idleness test uses this threshold instead: far above an idle
+# emulated guest, far below a burning one (100 %).
+IDLE_CPU_PERCENT_UNDER_TCG = 25
 # Longer than any of these tests: each burn is stopped (and its sleep ended) when its block ends.
 BURN_SECONDS = 293
 
@@ -139,7 +144,8 @@ def test_quiet_guest_is_idle_and_burning_guest_is_not_over_simulated_idle_days(g
     # the others at their real time, a few seconds apart. The first interval spans idle_days, so
     # its rates are near 0 for both guests; the real ones hold what each guest does now, and with
     # so few values the p95 is their maximum. One guest burns its vCPU, the other has its traffic
-    # stopped. Default thresholds: p95 CPU below 5 %, p95 I/O below 10 KiB/s, 14 days of history.
+    # stopped. Thresholds: p95 CPU below IDLE_CPU_PERCENT_UNDER_TCG, and the defaults p95 I/O below
+    # 10 KiB/s and 14 days of history.
     busy, idle = booted(guests)[:2]
     state, facts, seen = None, None, dict((g.uuid, []) for g in (busy, idle))
     with busy.burning(BURN_SECONDS), idle.quiet():
@@ -165,12 +171,12 @@ def test_quiet_guest_is_idle_and_burning_guest_is_not_over_simulated_idle_days(g
         assert vms[g.uuid]['p95']['cpu_percent'] == pytest.approx(max(cpu), abs=0.051)
         assert vms[g.uuid]['p95']['io_kbps'] == pytest.approx(max(io), abs=0.051)
         assert vms[g.uuid]['last_seen'] - vms[g.uuid]['first_seen'] >= DEFAULT_IDLE_DAYS * DAY
-    assert vms[busy.uuid]['p95']['cpu_percent'] >= DEFAULT_IDLE_CPU_PERCENT
-    assert vms[idle.uuid]['p95']['cpu_percent'] < DEFAULT_IDLE_CPU_PERCENT
+    assert vms[busy.uuid]['p95']['cpu_percent'] >= IDLE_CPU_PERCENT_UNDER_TCG
+    assert vms[idle.uuid]['p95']['cpu_percent'] < IDLE_CPU_PERCENT_UNDER_TCG
     assert vms[idle.uuid]['p95']['io_kbps'] < DEFAULT_IDLE_IO_KBPS
     assert vms[busy.uuid]['p95']['io_kbps'] > DEFAULT_IDLE_IO_KBPS   # its traffic went on
 
-    found = reclaimable(state, samples={HOST: facts})
+    found = reclaimable(state, samples={HOST: facts}, idle_cpu_percent=IDLE_CPU_PERCENT_UNDER_TCG)
     idle_vms = [vm for vm in found['vms'] if vm['category'] == 'idle']
     assert [vm['uuid'] for vm in idle_vms] == [idle.uuid], found['vms']   # the burning guest is not idle
     assert 'over %d days' % DEFAULT_IDLE_DAYS in idle_vms[0]['reason']
