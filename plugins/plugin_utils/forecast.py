@@ -185,7 +185,7 @@ def theil_sens(segment_lists, z=Z95):
     """``theil_sen`` of each list of segments. With numpy, the lists with the same days (a scope's
     trends, mostly) are computed together."""
     fits = [None] * len(segment_lists)
-    together = {}
+    together = {}   # days -> (their ranks, indexes of the lists over those days)
     for index, segments in enumerate(segment_lists):
         sizes = [len(x) for x, _y in segments]
         pairs = sum(n * (n - 1) // 2 for n in sizes)
@@ -195,9 +195,8 @@ def theil_sens(segment_lists, z=Z95):
         if numpy is None or pairs <= BRUTE_FORCE_PAIRS:
             fits[index] = _fit(slope_order_statistics(segments, ranks))
         else:
-            together.setdefault(tuple(tuple(x) for x, _y in segments), []).append(index)
-    for xs, indexes in together.items():
-        ranks = _fit_ranks([len(x) for x in xs], sum(len(x) * (len(x) - 1) // 2 for x in xs), z)
+            together.setdefault(tuple(tuple(x) for x, _y in segments), (ranks, []))[1].append(index)
+    for xs, (ranks, indexes) in together.items():
         found = _array_order_statistics(xs, [segment_lists[index] for index in indexes], ranks)
         for index, values in zip(indexes, found):
             fits[index] = _fit(values if values is not None
@@ -395,8 +394,6 @@ def _crossing(level, slope, limit, steps):
 
 def _runs(keys):
     """(start, end) of each run of consecutive points with the same capacity key."""
-    if keys.count(keys[0] if keys else None) == len(keys):
-        return [(0, len(keys))] if keys else []
     runs, start = [], 0
     for end in range(1, len(keys) + 1):
         if end == len(keys) or keys[end] != keys[end - 1]:
